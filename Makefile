@@ -1,0 +1,64 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.11 for knowledge/, feedback_api/ and the tests; Python 3.10 for Rasa (bot/, actions/).
+PY311 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
+PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) $(shell command -v python3.10))
+VENV := .venv
+RASA_VENV := .venv-rasa
+PY := $(VENV)/bin/python
+PIP_QUIET := --quiet --disable-pip-version-check
+MODEL := models/multilingual-e5-small
+INDEX := models/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: help install run test lint index model bench clean
+
+help:
+	@echo "make run   - cài những gì còn thiếu, xây chỉ mục nếu chưa có, chạy dịch vụ tìm kiếm trên http://$(HOST):$(PORT)"
+	@echo "make test  - cài những gì còn thiếu và chạy toàn bộ kiểm thử (ruff + pytest)"
+	@echo "make bench - chạy các phép đo trong benchmarks/"
+
+$(VENV)/.installed: requirements/py311.lock
+	@test -n "$(PY311)" || { echo "Cần Python 3.11 (python3.11)"; exit 1; }
+	@echo "==> Cài môi trường Python 3.11 ($(VENV))"
+	test -x $(PY) || $(PY311) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) torch==2.13.0
+	$(PY) -m pip install $(PIP_QUIET) -r requirements/py311.lock
+	touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@test -n "$(PY310)" || { echo "Cần Python 3.10 (python3.10) cho Rasa 3.6"; exit 1; }
+	@echo "==> Cài môi trường Rasa trên Python 3.10 ($(RASA_VENV))"
+	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements/rasa.lock
+	$(RASA_VENV)/bin/rasa --version > /dev/null
+	touch $@
+
+install: $(VENV)/.installed $(RASA_VENV)/.installed
+
+model: $(VENV)/.installed
+	$(PY) -m knowledge model
+
+index: model
+	$(PY) -m knowledge build
+
+run: install index
+	$(PY) -m feedback_api serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+test: install model lint
+	$(PY) -m pytest -q
+
+bench: index
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) $(MODEL) $(INDEX)

@@ -1,0 +1,73 @@
+"""Shared helpers for the benchmark scripts (run from the repo root with .venv/bin/python)."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from knowledge.evaluate import Question, load_questions, score_ranking  # noqa: E402
+from knowledge.normalize import fold  # noqa: E402
+
+SHARED = REPO.parent / "shared" / "data" / "legal"
+DATA = REPO / "benchmarks" / "data"
+RESULTS = REPO / "benchmarks" / "results"
+
+QUESTION_SETS = {
+    "alqac-dev": SHARED / "questions-dev.json",
+    "colloquial": DATA / "colloquial-dev.json",
+}
+
+
+def question_sets() -> dict[str, list[Question]]:
+    """Each set as written and with its diacritics stripped."""
+    sets: dict[str, list[Question]] = {}
+    for name, path in QUESTION_SETS.items():
+        if not path.exists():
+            print(f"(bỏ qua {name}: không thấy {path})", file=sys.stderr)
+            continue
+        qs = load_questions(path)
+        sets[name] = qs
+        sets[f"{name} (không dấu)"] = [Question(q.qid, fold(q.text), q.gold) for q in qs]
+    return sets
+
+
+def mrr_interval(rrs: list[float], *, rounds: int = 1000, seed: int = 7) -> tuple[float, float]:
+    """95% bootstrap interval of the mean reciprocal rank."""
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(rrs, k=len(rrs))) / len(rrs) for _ in range(rounds))
+    return means[int(0.025 * rounds)], means[int(0.975 * rounds) - 1]
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table with aligned columns."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def save(name: str, data: object) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    return path
+
+
+def per_question(searcher, questions: list[Question], *, mode: str, k: int = 10):
+    """Reciprocal ranks, recalls and latencies of every question."""
+    import time
+
+    rows = []
+    for q in questions:
+        start = time.perf_counter()
+        hits = searcher.search(q.text, k, mode=mode).hits
+        ms = (time.perf_counter() - start) * 1000
+        ranked = [(h.passage.doc_id, h.passage.article_id) for h in hits]
+        recall, rr = score_ranking(ranked, set(q.gold), (1, 5, 10))
+        rows.append({"rr": rr, "recall": recall, "ms": ms})
+    return rows

@@ -1,0 +1,63 @@
+"""GET /api/v1/search: knowledge hits with citations and the ``confident`` flag."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+
+class HitPublic(BaseModel):
+    law_id: str
+    article_id: str
+    article_title: str
+    clauses: str | None
+    citation: str
+    text: str
+    department: str | None
+    score: float
+
+
+class SearchPublic(BaseModel):
+    query: str
+    interpreted: str
+    confident: bool
+    confidence: float
+    hits: list[HitPublic]
+
+
+@router.get("/search", response_model=SearchPublic, summary="Tìm điều luật trả lời câu hỏi")
+def search(
+    request: Request,
+    q: Annotated[str, Query(description="Câu hỏi của người dân")],
+    k: Annotated[int, Query(ge=1, le=20, description="Số kết quả")] = 5,
+) -> SearchPublic:
+    settings = request.app.state.settings
+    text = q.strip()
+    if not text:
+        raise HTTPException(422, "Câu hỏi đang trống. Hãy nhập nội dung cần hỏi.")
+    if len(text) > settings.max_query_chars:
+        raise HTTPException(422, f"Câu hỏi quá dài (tối đa {settings.max_query_chars} ký tự).")
+    result = request.app.state.searcher.search(text, k)
+    return SearchPublic(
+        query=result.query.original,
+        interpreted=result.query.expanded,
+        confident=result.confident,
+        confidence=round(result.confidence, 3),
+        hits=[
+            HitPublic(
+                law_id=h.passage.doc_id,
+                article_id=h.passage.article_id,
+                article_title=h.passage.article_title,
+                clauses=h.passage.clauses,
+                citation=h.passage.citation,
+                text=h.passage.text,
+                department=h.passage.department,
+                score=round(h.score, 4),
+            )
+            for h in result.hits
+        ],
+    )

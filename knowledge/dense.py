@@ -1,0 +1,89 @@
+"""Dense retrieval: multilingual-e5-small (sentence-transformers) + a FAISS index.
+
+e5 expects "query: " before questions and "passage: " before indexed text.
+On two cores BLAS threads fight, so queries run with one thread
+(see ../shared/notes/embedding-model.md: 114 ms -> ~20 ms median).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+# Thread pools read these once, when the libraries load; set them before that.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import faiss  # noqa: E402
+
+QUERY_PREFIX = "query: "
+PASSAGE_PREFIX = "passage: "
+# Above this many vectors an exact scan stops being cheap next to query encoding.
+HNSW_THRESHOLD = 50_000
+
+
+def set_threads(n: int) -> None:
+    """Pin torch and FAISS to ``n`` threads (1 for serving, all cores for building)."""
+    import torch
+
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+
+
+class Encoder:
+    """Loads the local e5 model folder once and encodes queries and passages."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from knowledge.model_setup import load_model
+
+        self.model_dir = model_dir
+        self.model = load_model(model_dir)
+        self.dim = int(self.model.get_sentence_embedding_dimension())
+
+    def encode_query(self, text: str) -> np.ndarray:
+        vec = self.model.encode([QUERY_PREFIX + text], normalize_embeddings=True)
+        return np.asarray(vec, dtype=np.float32)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        vecs = self.model.encode(
+            [PASSAGE_PREFIX + t for t in texts],
+            batch_size=32,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+        )
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+def build_faiss(vectors: np.ndarray, *, hnsw_threshold: int = HNSW_THRESHOLD) -> faiss.Index:
+    """Exact inner product for small corpora, HNSW for large ones."""
+    dim = vectors.shape[1]
+    if len(vectors) < hnsw_threshold:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def search(index: faiss.Index, query_vec: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (scores, ids) for one query vector; missing slots are dropped."""
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    scores, ids = index.search(query_vec.reshape(1, -1), k)
+    keep = ids[0] >= 0
+    return scores[0][keep], ids[0][keep]
+
+
+def save_faiss(index: faiss.Index, path: Path) -> None:
+    faiss.write_index(index, str(path))
+
+
+def load_faiss(path: Path) -> faiss.Index:
+    return faiss.read_index(str(path))

@@ -1,0 +1,112 @@
+"""Fusing BM25 and dense scores, and deciding whether the result can be trusted.
+
+Linear fusion of min-max normalised scores measured better than reciprocal rank
+fusion here (benchmarks/README.md). The ``confident`` flag comes from a logistic
+model over a few signals of the ranking, fitted by ``python -m knowledge calibrate``
+on questions with known answers and on questions the corpus cannot answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_FILE = Path(__file__).parent / "data" / "calibration.json"
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1]; a constant vector becomes all zeros."""
+    if scores.size == 0:
+        return scores
+    low, high = float(scores.min()), float(scores.max())
+    if high - low < 1e-9:
+        return np.zeros_like(scores)
+    return (scores - low) / (high - low)
+
+
+def linear_fusion(parts: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Weighted sum of min-max normalised score vectors over the same candidates."""
+    total = np.zeros_like(parts[0][0], dtype=np.float64)
+    for scores, weight in parts:
+        if weight:
+            total += weight * minmax(np.asarray(scores, dtype=np.float64))
+    return total
+
+
+def rrf(rank_lists: Sequence[Sequence[int]], *, k: int = 60) -> dict[int, float]:
+    """Reciprocal rank fusion, kept for comparison in the benchmarks."""
+    fused: dict[int, float] = {}
+    for ranking in rank_lists:
+        for rank, item in enumerate(ranking):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return fused
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the ranking looks like, as inputs to the confidence model."""
+
+    top_dense: float  # cosine of the best passage to the query
+    top_sparse: float  # best BM25 score divided by the query's own term count
+    margin: float  # fused score gap between the first and second article
+    agree: float  # 1.0 when BM25 and dense put the same article first
+
+    def vector(self) -> list[float]:
+        return [self.top_dense, self.top_sparse, self.margin, self.agree]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic model: P(top answer is right) = sigmoid(w . signals + bias)."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    fitted_on: str = ""
+
+    def probability(self, signals: Signals) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, signals.vector()))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def confident(self, signals: Signals) -> bool:
+        return self.probability(signals) >= self.threshold
+
+    def save(self, path: Path = CALIBRATION_FILE) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
+        if not path.exists():  # before the first calibration: trust strong cosines only
+            return cls(weights=(12.0, 0.0, 0.0, 0.0), bias=-10.2, threshold=0.5)
+        data = json.loads(path.read_text())
+        data["weights"] = tuple(data["weights"])
+        return cls(**data)
+
+
+def fit_calibration(
+    signals: Sequence[Signals], correct: Sequence[bool], *, target_precision: float = 0.9
+) -> Calibration:
+    """Fit the logistic model and pick the lowest threshold reaching the target precision."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([s.vector() for s in signals])
+    y = np.array(correct, dtype=int)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    probs = model.predict_proba(x)[:, 1]
+    threshold = 0.5
+    for t in np.unique(np.round(probs, 3)):
+        chosen = probs >= t
+        if chosen.any() and y[chosen].mean() >= target_precision:
+            threshold = float(t)
+            break
+    return Calibration(
+        weights=tuple(float(w) for w in model.coef_[0]),
+        bias=float(model.intercept_[0]),
+        threshold=threshold,
+        fitted_on=f"{len(y)} questions, {int(y.sum())} answered correctly at rank 1",
+    )

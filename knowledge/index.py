@@ -1,0 +1,227 @@
+"""Building the search index folder: documents -> passages -> BM25 + FAISS + restorer.
+
+The folder (``models/index`` by default) holds everything a Searcher needs:
+``manifest.json``, ``passages.jsonl``, ``vectors.npy``, ``dense.faiss``, the two
+BM25 fields and the diacritic restorer. A rebuild reuses the vector of every
+passage whose text did not change, and does nothing at all when no document,
+setting or model changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from knowledge import dense
+from knowledge.corpus import DEFAULT_BUDGET, Passage, passages
+from knowledge.diacritics import DiacriticRestorer, read_phrases
+from knowledge.documents import Document, DocumentError, load_folder, load_laws_json
+from knowledge.sparse import SparseIndex
+
+PACKAGE = Path(__file__).parent
+REPO = PACKAGE.parent
+DEFAULT_INDEX = REPO / "models" / "index"
+DEFAULT_MODEL = REPO / "models" / "multilingual-e5-small"
+CORPUS = PACKAGE / "corpus"
+INDEX_VERSION = 2  # 2: article-heading vectors (titles.faiss)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the documents come from: laws.json-shaped files and document folders."""
+
+    laws: tuple[Path, ...] = (CORPUS / "laws.json",)
+    folders: tuple[Path, ...] = (CORPUS / "documents",)
+    law_departments: Path = CORPUS / "law_departments.json"
+
+    def load(self) -> tuple[list[Document], list[DocumentError]]:
+        owners = (
+            json.loads(self.law_departments.read_text()) if self.law_departments.exists() else {}
+        )
+        docs: list[Document] = []
+        errors: list[DocumentError] = []
+        for path in self.laws:
+            docs.extend(load_laws_json(path, department_of=owners.get))
+        for folder in self.folders:
+            found, failed = load_folder(folder)
+            docs.extend(found)
+            errors.extend(failed)
+        return docs, errors
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI and the benchmarks."""
+
+    documents: int = 0
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def _key(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _model_stamp(model_dir: Path) -> str:
+    """Identity of the model weights (not of when they were converted)."""
+    path = model_dir / "caunoi-model.json"
+    if not path.exists():
+        return "unknown"
+    stamp = json.loads(path.read_text())
+    return f"{stamp.get('source_sha256')}/{stamp.get('build_format')}"
+
+
+def read_manifest(folder: Path) -> dict:
+    path = folder / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _settings(model_dir: Path, budget: int) -> dict:
+    return {"version": INDEX_VERSION, "model": _model_stamp(model_dir), "budget": budget}
+
+
+def _old_vectors(folder: Path, settings: dict) -> dict[str, np.ndarray]:
+    """Vectors of the previous build keyed by their text's hash, if built with the same model."""
+    if read_manifest(folder).get("settings", {}).get("model") != settings["model"]:
+        return {}
+    reuse: dict[str, np.ndarray] = {}
+    for rows, vectors in (("passages.jsonl", "vectors.npy"), ("titles.jsonl", "title_vectors.npy")):
+        try:
+            keys = [json.loads(line)["key"] for line in (folder / rows).open()]
+            reuse.update(zip(keys, np.load(folder / vectors)))
+        except (OSError, ValueError, KeyError):
+            continue
+    return reuse
+
+
+def _embed(
+    texts: Sequence[str], reuse: dict[str, np.ndarray], encoder: dense.Encoder, progress: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors for all texts, encoding only those whose hash is not in ``reuse``."""
+    keys = [_key(t) for t in texts]
+    vectors = np.zeros((len(texts), encoder.dim), np.float32)
+    todo = []
+    for i, k in enumerate(keys):
+        if k in reuse:
+            vectors[i] = reuse[k]
+        else:
+            todo.append(i)
+    # Similar lengths in one batch waste less padding: encode shortest first.
+    todo.sort(key=lambda i: len(texts[i]))
+    bar = tqdm(total=len(todo), desc="Mã hóa văn bản", unit="đoạn", disable=not progress)
+    for start in range(0, len(todo), 256):
+        ids = todo[start : start + 256]
+        vectors[ids] = encoder.encode_passages([texts[i] for i in ids])
+        bar.update(len(ids))
+    bar.close()
+    return vectors, len(todo)
+
+
+def article_titles(items: Sequence[Passage]) -> tuple[list[Passage], np.ndarray]:
+    """First passage of each article (for its heading) and each passage's article row."""
+    rows: dict[tuple[str, str], int] = {}
+    firsts: list[Passage] = []
+    for p in items:
+        if (p.doc_id, p.article_id) not in rows:
+            rows[(p.doc_id, p.article_id)] = len(firsts)
+            firsts.append(p)
+    return firsts, np.array([rows[(p.doc_id, p.article_id)] for p in items], dtype=np.int64)
+
+
+def _jsonl(path: Path, rows: Iterable[dict]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _write(
+    tmp: Path, items: list[Passage], vectors: np.ndarray, titles: np.ndarray, manifest: dict
+) -> None:
+    _jsonl(tmp / "passages.jsonl", ({**p.to_dict(), "key": _key(p.index_text)} for p in items))
+    firsts, _ = article_titles(items)
+    _jsonl(
+        tmp / "titles.jsonl",
+        ({"key": _key(p.heading), "doc_id": p.doc_id, "article_id": p.article_id} for p in firsts),
+    )
+    np.save(tmp / "vectors.npy", vectors)
+    np.save(tmp / "title_vectors.npy", titles)
+    dense.save_faiss(dense.build_faiss(vectors), tmp / "dense.faiss")
+    dense.save_faiss(dense.build_faiss(titles), tmp / "titles.faiss")
+    SparseIndex.build([p.index_text for p in items]).save(tmp)
+    restorer = DiacriticRestorer.fit([p.index_text for p in items], extra_texts=read_phrases())
+    restorer.save(tmp / "restorer.json.gz")
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
+
+
+def _swap(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``tmp`` so a reader never sees half an index."""
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(
+    folder: Path = DEFAULT_INDEX,
+    sources: Sources = Sources(),
+    *,
+    model_dir: Path = DEFAULT_MODEL,
+    budget: int = DEFAULT_BUDGET,
+    progress: bool = True,
+    encoder_factory: Callable[[Path], dense.Encoder] = dense.Encoder,
+    force: bool = False,
+) -> BuildReport:
+    """Build (or refresh) the index folder from the sources; see the module docstring."""
+    started = time.perf_counter()
+    docs, errors = sources.load()
+    report = BuildReport(documents=len(docs), errors=[str(e) for e in errors])
+    hashes = {d.doc_id: d.content_hash for d in docs}
+    settings = _settings(model_dir, budget)
+    old = read_manifest(folder)
+    old_hashes = old.get("documents", {})
+    report.changed = sorted(k for k, h in hashes.items() if old_hashes.get(k) != h)
+    report.removed = sorted(set(old_hashes) - set(hashes))
+    if not force and old.get("settings") == settings and not report.changed and not report.removed:
+        report.up_to_date, report.passages = True, old.get("passages", 0)
+        return report
+    items = passages(docs, budget=budget)
+    dense.set_threads(os.cpu_count() or 1)
+    encoder = encoder_factory(model_dir)
+    reuse = _old_vectors(folder, settings)
+    texts = [p.index_text for p in items] + [p.heading for p in article_titles(items)[0]]
+    all_vectors, report.embedded = _embed(texts, reuse, encoder, progress)
+    vectors, titles = all_vectors[: len(items)], all_vectors[len(items) :]
+    dense.set_threads(1)
+    manifest = {
+        "settings": settings,
+        "documents": hashes,
+        "passages": len(items),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".index-", dir=folder.parent))
+    try:
+        _write(tmp, items, vectors, titles, manifest)
+        _swap(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report.passages = len(items)
+    report.seconds = time.perf_counter() - started
+    return report

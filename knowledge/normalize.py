@@ -1,0 +1,67 @@
+"""Vietnamese text normalisation: NFC, tone-mark placement, diacritic folding, tokens.
+
+Everything that enters the index or a query goes through :func:`normalize`, so the
+same word always becomes the same token whatever keyboard or encoding produced it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Old-style tone placement ("hoà", "thoả", "uỷ") and new style ("hòa", "thỏa", "ủy")
+# are both common; the corpus mostly uses the new style, so we map old to new.
+# Only open syllables change: in "hoàn" the mark sits on "a" in both styles.
+_TONES = {
+    "\u0300": "grave",
+    "\u0301": "acute",
+    "\u0309": "hook",
+    "\u0303": "tilde",
+    "\u0323": "dot",
+}
+_OLD_STYLE = re.compile(r"(?<![qQ])([oOuU])([àáảãạÀÁẢÃẠèéẻẽẹÈÉẺẼẸỳýỷỹỵỲÝỶỸỴ])(?!\w)")
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def _move_tone(match: re.Match[str]) -> str:
+    first, second = match.group(1), match.group(2)
+    decomposed = unicodedata.normalize("NFD", second)
+    base, marks = decomposed[0], decomposed[1:]
+    tone = "".join(m for m in marks if m in _TONES)
+    rest = "".join(m for m in marks if m not in _TONES)
+    moved = unicodedata.normalize("NFC", first + tone)
+    return moved + unicodedata.normalize("NFC", base + rest)
+
+
+def normalize(text: str) -> str:
+    """NFC, new-style tone placement, collapsed whitespace."""
+    text = unicodedata.normalize("NFC", text)
+    text = _OLD_STYLE.sub(_move_tone, text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip every diacritic: "Đăng ký" -> "dang ky"."""
+    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", text)
+
+
+def has_diacritics(token: str) -> bool:
+    """True when the token carries any Vietnamese mark (or the letter đ)."""
+    return fold(token) != token.lower()
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased syllables of normalised text; one-letter words ("ở", "ý") are kept."""
+    return _WORD.findall(normalize(text).lower())
+
+
+def accent_ratio(text: str) -> float:
+    """Share of alphabetic syllables that carry diacritics (0.0 for unaccented text)."""
+    toks = [t for t in words(text) if not t.isdigit()]
+    if not toks:
+        return 0.0
+    return sum(has_diacritics(t) for t in toks) / len(toks)

@@ -1,0 +1,113 @@
+"""BM25 over Vietnamese syllables and syllable bigrams, with an accent-folded field.
+
+Vietnamese words are mostly two syllables ("thường trú"), so bigrams of syllables
+stand in for word segmentation (pyvi measured within noise of plain syllables,
+see benchmarks/README.md). A second field indexes the same tokens with every
+diacritic removed, so "thuong tru" still meets "thường trú".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from knowledge.normalize import fold, words
+
+K1 = 1.2
+B = 0.75
+
+
+def terms(text: str, *, folded: bool = False) -> list[str]:
+    """Syllables plus adjacent-syllable bigrams of ``text``."""
+    toks = words(fold(text) if folded else text)
+    return toks + [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+
+
+@dataclass
+class BM25Field:
+    """A BM25 weight matrix (passages x vocabulary) for one tokenisation."""
+
+    vocab: dict[str, int]
+    weights: sparse.csc_matrix
+
+    @classmethod
+    def build(cls, docs: Sequence[list[str]]) -> BM25Field:
+        vocab: dict[str, int] = {}
+        rows, cols, vals = [], [], []
+        for i, toks in enumerate(docs):
+            counts: dict[int, int] = {}
+            for t in toks:
+                j = vocab.setdefault(t, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+            rows.extend([i] * len(counts))
+            cols.extend(counts)
+            vals.extend(counts.values())
+        tf = sparse.csr_matrix(
+            (np.asarray(vals, np.float32), (rows, cols)), shape=(len(docs), len(vocab))
+        )
+        return cls(vocab, _bm25_weights(tf))
+
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        """BM25 score of every passage for the query terms (unknown terms ignored)."""
+        cols = sorted({self.vocab[t] for t in query_terms if t in self.vocab})
+        if not cols:
+            return np.zeros(self.weights.shape[0], np.float32)
+        return np.asarray(self.weights[:, cols].sum(axis=1)).ravel()
+
+    def save(self, path: Path) -> None:
+        sparse.save_npz(path.with_suffix(".npz"), self.weights.tocsr())
+        path.with_suffix(".vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> BM25Field:
+        weights = sparse.load_npz(path.with_suffix(".npz")).tocsc()
+        vocab = json.loads(path.with_suffix(".vocab.json").read_text())
+        return cls(vocab, weights)
+
+
+def _bm25_weights(tf: sparse.csr_matrix) -> sparse.csc_matrix:
+    """Turn term frequencies into BM25 term weights (Lucene's idf)."""
+    n_docs = tf.shape[0]
+    doc_len = np.asarray(tf.sum(axis=1)).ravel()
+    avg = doc_len.mean() if n_docs else 1.0
+    df = np.bincount(tf.indices, minlength=tf.shape[1])
+    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+    coo = tf.tocoo()
+    norm = K1 * (1 - B + B * doc_len[coo.row] / avg)
+    data = idf[coo.col] * coo.data * (K1 + 1) / (coo.data + norm)
+    return sparse.csc_matrix((data.astype(np.float32), (coo.row, coo.col)), shape=tf.shape)
+
+
+@dataclass
+class SparseIndex:
+    """The accented and the folded BM25 fields over the same passages."""
+
+    accented: BM25Field
+    folded: BM25Field
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> SparseIndex:
+        return cls(
+            BM25Field.build([terms(t) for t in texts]),
+            BM25Field.build([terms(t, folded=True) for t in texts]),
+        )
+
+    def scores(self, query: str, *, folded_weight: float) -> np.ndarray:
+        """Accented-field score plus ``folded_weight`` times the folded-field score."""
+        score = self.accented.scores(terms(query))
+        if folded_weight:
+            score = score + folded_weight * self.folded.scores(terms(query, folded=True))
+        return score
+
+    def save(self, folder: Path) -> None:
+        self.accented.save(folder / "bm25_accented")
+        self.folded.save(folder / "bm25_folded")
+
+    @classmethod
+    def load(cls, folder: Path) -> SparseIndex:
+        return cls(BM25Field.load(folder / "bm25_accented"), BM25Field.load(folder / "bm25_folded"))

