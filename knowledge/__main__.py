@@ -98,7 +98,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     from knowledge.model_setup import ensure_model
 
-    print(ensure_model(args.model))
+    print(ensure_model(args.model, progress=True))
     return 0
 
 

@@ -42,7 +42,7 @@ class Encoder:
 
         self.model_dir = model_dir
         self.model = load_model(model_dir)
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
 
     def encode_query(self, text: str) -> np.ndarray:
         vec = self.model.encode([QUERY_PREFIX + text], normalize_embeddings=True)

@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite."""
 
+import json
 import os
 from pathlib import Path
 
@@ -18,3 +19,49 @@ def model_dir() -> Path:
     from knowledge.model_setup import ensure_model
 
     return ensure_model(REPO / "models" / "multilingual-e5-small")
+
+
+SUBSET_LAWS = {"Luật Cư trú 2020", "Luật Hôn nhân và gia đình 2014", "Luật Chăn nuôi 2018"}
+LOCAL_POLICY = """# Hỗ trợ làm chuồng trại cho hộ nghèo
+
+Điều 1. Đối tượng hỗ trợ
+
+Hộ nghèo ở các xã vùng cao của tỉnh được hỗ trợ một lần 5 triệu đồng để làm chuồng trại
+chăn nuôi trâu bò xa nhà ở.
+
+Điều 2. Hồ sơ
+
+Đơn đề nghị có xác nhận của Ủy ban nhân dân cấp xã.
+"""
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory):
+    """Three real laws plus one local draft policy in a document folder."""
+    from knowledge.index import CORPUS, Sources
+
+    root = tmp_path_factory.mktemp("corpus")
+    laws = json.loads((CORPUS / "laws.json").read_text())
+    (root / "laws.json").write_text(json.dumps([law for law in laws if law["id"] in SUBSET_LAWS]))
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "ho-tro-chuong-trai.md").write_text(LOCAL_POLICY)
+    meta = {
+        "id": "qd-chuong-trai",
+        "title": "Quyết định hỗ trợ chuồng trại",
+        "status": "draft",
+        "department": "nong-nghiep-moi-truong",
+    }
+    (docs / "ho-tro-chuong-trai.md.meta.json").write_text(json.dumps(meta))
+    return Sources(laws=(root / "laws.json",), folders=(docs,))
+
+
+@pytest.fixture(scope="session")
+def small_index(small_corpus, model_dir, tmp_path_factory) -> Path:
+    """A real index (e5 + FAISS + BM25 + restorer) over the small corpus, built once."""
+    from knowledge.index import build_index
+
+    folder = tmp_path_factory.mktemp("index") / "index"
+    report = build_index(folder, small_corpus, model_dir=model_dir, progress=False)
+    assert report.passages > 200 and report.embedded > report.passages  # + article headings
+    return folder

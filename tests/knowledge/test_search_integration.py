@@ -1,59 +1,17 @@
 """Builds a real index (real e5 model, FAISS, BM25, restorer) over a subset of the corpus."""
 
-import json
-from pathlib import Path
+import shutil
 
 import pytest
 
-from knowledge.index import CORPUS, Sources, build_index
+from knowledge.index import Sources, build_index
 from knowledge.search import Searcher
-
-LAWS = {"Luật Cư trú 2020", "Luật Hôn nhân và gia đình 2014", "Luật Chăn nuôi 2018"}
-LOCAL_POLICY = """# Hỗ trợ làm chuồng trại cho hộ nghèo
-
-Điều 1. Đối tượng hỗ trợ
-
-Hộ nghèo ở các xã vùng cao của tỉnh được hỗ trợ một lần 5 triệu đồng để làm chuồng trại
-chăn nuôi trâu bò xa nhà ở.
-
-Điều 2. Hồ sơ
-
-Đơn đề nghị có xác nhận của Ủy ban nhân dân cấp xã.
-"""
+from tests.conftest import LOCAL_POLICY
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Sources:
-    root = tmp_path_factory.mktemp("corpus")
-    laws = json.loads((CORPUS / "laws.json").read_text())
-    (root / "laws.json").write_text(json.dumps([law for law in laws if law["id"] in LAWS]))
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "ho-tro-chuong-trai.md").write_text(LOCAL_POLICY)
-    (docs / "ho-tro-chuong-trai.md.meta.json").write_text(
-        json.dumps(
-            {
-                "id": "qd-chuong-trai",
-                "title": "Quyết định hỗ trợ chuồng trại",
-                "status": "draft",
-                "department": "nong-nghiep-moi-truong",
-            }
-        )
-    )
-    return Sources(laws=(root / "laws.json",), folders=(docs,))
-
-
-@pytest.fixture(scope="module")
-def index(corpus, model_dir, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("index") / "index"
-    report = build_index(folder, corpus, model_dir=model_dir, progress=False)
-    assert report.passages > 200 and report.embedded == report.passages
-    return folder
-
-
-@pytest.fixture(scope="module")
-def searcher(index, model_dir) -> Searcher:
-    return Searcher(index, model_dir=model_dir)
+def searcher(small_index, model_dir) -> Searcher:
+    return Searcher(small_index, model_dir=model_dir)
 
 
 def _top_articles(searcher: Searcher, text: str, k: int = 3) -> list[tuple[str, str]]:
@@ -103,7 +61,14 @@ def test_empty_or_symbol_query_returns_nothing(searcher):
     assert result.hits == [] and not result.confident
 
 
-def test_rebuild_is_incremental(corpus, index, model_dir):
+def test_rebuild_is_incremental(small_corpus, small_index, model_dir, tmp_path):
+    corpus_root = small_corpus.folders[0].parent
+    shutil.copytree(corpus_root, tmp_path / "corpus")
+    shutil.copytree(small_index, tmp_path / "index")
+    corpus = Sources(
+        laws=(tmp_path / "corpus" / "laws.json",), folders=(tmp_path / "corpus" / "docs",)
+    )
+    index = tmp_path / "index"
     again = build_index(index, corpus, model_dir=model_dir, progress=False)
     assert again.up_to_date and again.embedded == 0
     policy = corpus.folders[0] / "ho-tro-chuong-trai.md"
