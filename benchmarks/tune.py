@@ -28,8 +28,9 @@ def mrr(searcher: Searcher, questions: list[Question]) -> float:
     total = 0.0
     for q in questions:
         hits = searcher.search(q.text, 10).hits
-        total += score_ranking([(h.passage.doc_id, h.passage.article_id) for h in hits],
-                               set(q.gold), (10,))[1]
+        total += score_ranking(
+            [(h.passage.doc_id, h.passage.article_id) for h in hits], set(q.gold), (10,)
+        )[1]
     return total / len(questions)
 
 
@@ -60,8 +61,13 @@ def main() -> None:
     for dense_w, title_w, folded_w, expand in grid:
         if dense_w + title_w > 0.9:
             continue
-        searcher.tuning = replace(Tuning(), dense_weight=dense_w, title_weight=title_w,
-                                  folded_weight=folded_w, expand_dense=expand)
+        searcher.tuning = replace(
+            Tuning(),
+            dense_weight=dense_w,
+            title_weight=title_w,
+            folded_weight=folded_w,
+            expand_dense=expand,
+        )
         row = {"dense": dense_w, "title": title_w, "folded": folded_w, "expand": expand}
         for name, qs in {**tune, **held}.items():
             row[name] = round(mrr(searcher, qs), 3)

@@ -1,0 +1,20 @@
+"""Run every benchmark in turn; each prints its own table and saves benchmarks/results/*.json.
+
+.venv/bin/python benchmarks/run_all.py
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+SCRIPTS = ["build.py", "retrieval.py", "confidence.py", "diacritics_bench.py", "scale.py"]
+
+if __name__ == "__main__":
+    for script in SCRIPTS:
+        print(f"\n=== {script} ===", flush=True)
+        env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+        subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE.parent, env=env)
