@@ -28,14 +28,14 @@ from common import question_sets, save, table
 from knowledge import dense
 from knowledge.corpus import Passage
 from knowledge.evaluate import percentile
-from knowledge.index import DEFAULT_INDEX
+from knowledge.index import DEFAULT_INDEX, article_titles
 from knowledge.search import Searcher, _passage
 from knowledge.sparse import SparseIndex
 
 
 def perturb(p: Passage, i: int, rng: random.Random, vocab: list[str]) -> Passage:
-    words = p.text.split()
-    words = [w for w in words if rng.random() > 0.1]
+    """A copy of ``p`` in synthetic document ``i // 5000``: words dropped and swapped."""
+    words = [w for w in p.text.split() if rng.random() > 0.1] or [rng.choice(vocab)]
     for _ in range(max(1, len(words) // 20)):
         words[rng.randrange(len(words))] = rng.choice(vocab)
     return replace(
@@ -46,26 +46,44 @@ def perturb(p: Passage, i: int, rng: random.Random, vocab: list[str]) -> Passage
     )
 
 
+def noisy(vectors: np.ndarray, rows: list[int] | np.ndarray, seed: int) -> np.ndarray:
+    """Copies of ``vectors[rows]`` with Gaussian noise, renormalised."""
+    out = vectors[rows] + np.random.default_rng(seed).normal(0, 0.02, (len(rows), vectors.shape[1]))
+    out = out.astype(np.float32)
+    out /= np.linalg.norm(out, axis=1, keepdims=True)
+    return out
+
+
 def make_folder(n: int, folder: Path, rng: random.Random) -> dict:
+    """Write a synthetic index folder of ``n`` passages; return build timings."""
     real = [_passage(json.loads(line)) for line in (DEFAULT_INDEX / "passages.jsonl").open()]
     vectors = np.load(DEFAULT_INDEX / "vectors.npy")
+    title_vectors = np.load(DEFAULT_INDEX / "title_vectors.npy")
+    _, real_article = article_titles(real)
     vocab = sorted({w for p in real for w in p.text.split()})
-    idx = [i % len(real) for i in range(n)]
-    items = [perturb(real[j], i, rng, vocab) for i, j in enumerate(idx)]
-    noise = np.random.default_rng(7).normal(0, 0.02, (n, vectors.shape[1])).astype(np.float32)
-    vecs = vectors[idx] + noise
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    timings = {}
+    source = [i % len(real) for i in range(n)]
+    items = [perturb(real[j], i, rng, vocab) for i, j in enumerate(source)]
+    firsts, article_of = article_titles(items)
+    _, first_index = np.unique(article_of, return_index=True)  # rows follow first appearance
+    first_source = np.asarray(source)[first_index]
+    vecs = noisy(vectors, source, 7)
+    titles = noisy(title_vectors, real_article[first_source], 8)
     with (folder / "passages.jsonl").open("w") as out:
         for p in items:
             out.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+    timings = {}
     start = time.perf_counter()
     SparseIndex.build([p.index_text for p in items]).save(folder)
     timings["bm25 build s"] = time.perf_counter() - start
+    np.save(folder / "vectors.npy", vecs)
+    np.save(folder / "title_vectors.npy", titles)
     for kind, threshold in (("flat", n + 1), ("hnsw", 0)):
         start = time.perf_counter()
         dense.save_faiss(
             dense.build_faiss(vecs, hnsw_threshold=threshold), folder / f"{kind}.faiss"
+        )
+        dense.save_faiss(
+            dense.build_faiss(titles, hnsw_threshold=threshold), folder / f"{kind}-titles.faiss"
         )
         timings[f"{kind} build s"] = time.perf_counter() - start
     for name in ("restorer.json.gz", "manifest.json"):
@@ -105,12 +123,14 @@ def main() -> None:
         timings = make_folder(args.n, folder, random.Random(7))
         for kind in ("flat", "hnsw"):
             shutil.copy(folder / f"{kind}.faiss", folder / "dense.faiss")
+            shutil.copy(folder / f"{kind}-titles.faiss", folder / "titles.faiss")
             rss0 = psutil.Process().memory_info().rss
             searcher = Searcher(folder, encoder=encoder)
             rss = (psutil.Process().memory_info().rss - rss0) / 2**20
             p50, p95 = latency(searcher, texts)
-            size = sum(f.stat().st_size for f in folder.iterdir() if f.name != "dense.faiss")
-            size -= (folder / ("hnsw.faiss" if kind == "flat" else "flat.faiss")).stat().st_size
+            other = "hnsw" if kind == "flat" else "flat"
+            skip = {"dense.faiss", "titles.faiss", f"{other}.faiss", f"{other}-titles.faiss"}
+            size = sum(f.stat().st_size for f in folder.iterdir() if f.name not in skip)
             rows.append(
                 {
                     "corpus": f"synthetic ({args.n})",

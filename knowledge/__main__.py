@@ -37,6 +37,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"{len(report.changed)} văn bản mới/thay đổi, {len(report.removed)} bị gỡ, "
         f"mã hóa {report.embedded} đoạn, {report.seconds:.1f} giây."
     )
+    for label, names in (("Mới/thay đổi", report.changed), ("Đã gỡ khỏi chỉ mục", report.removed)):
+        if names and len(names) <= 20:
+            print(f"  {label}: {', '.join(names)}")
     return 0
 
 

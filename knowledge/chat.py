@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from knowledge.normalize import fold, normalize
+from knowledge.normalize import fold, normalize, words
 
 DATA = Path(__file__).parent / "data"
 _TOKEN = re.compile(r"\w+|\W+")
@@ -34,7 +34,7 @@ class ChatLexicon:
     """Abbreviations keyed by exact lower-case form and by folded form, plus phrases."""
 
     abbreviations: dict[str, str]
-    phrases: tuple[tuple[re.Pattern[str], str], ...]
+    phrases: dict[tuple[str, ...], str]  # folded words of an everyday phrase -> legal terms
 
     @classmethod
     def load(cls, folder: Path = DATA) -> ChatLexicon:
@@ -42,10 +42,7 @@ class ChatLexicon:
         for key, value in _read_tsv(folder / "abbreviations.tsv"):
             abbr[key.lower()] = value
             abbr.setdefault(fold(key), value)
-        phrases = tuple(
-            (re.compile(rf"(?<!\w){re.escape(fold(k))}(?!\w)"), v)
-            for k, v in _read_tsv(folder / "legal_terms.tsv")
-        )
+        phrases = {tuple(words(fold(k))): v for k, v in _read_tsv(folder / "legal_terms.tsv")}
         return cls(abbr, phrases)
 
     def expand_abbreviations(self, text: str) -> str:
@@ -58,11 +55,14 @@ class ChatLexicon:
 
     def legal_terms(self, text: str) -> list[str]:
         """Legal phrases for the everyday phrases found in ``text`` (no duplicates)."""
-        folded = fold(text)
+        toks = words(fold(text))
+        longest = max((len(k) for k in self.phrases), default=0)
         found: list[str] = []
-        for pattern, terms in self.phrases:
-            if pattern.search(folded) and terms not in found:
-                found.append(terms)
+        for start in range(len(toks)):
+            for n in range(1, min(longest, len(toks) - start) + 1):
+                terms = self.phrases.get(tuple(toks[start : start + n]))
+                if terms and terms not in found:
+                    found.append(terms)
         return found
 
 

@@ -31,8 +31,8 @@ Mode = Literal["hybrid", "bm25", "dense"]
 class Tuning:
     """Fusion settings, tuned on the dev questions (benchmarks/tune.py)."""
 
-    dense_weight: float = 0.35
-    title_weight: float = 0.15  # dense similarity of the query to the article's heading
+    dense_weight: float = 0.5
+    title_weight: float = 0.1  # dense similarity of the query to the article's heading
     folded_weight: float = 0.3  # folded BM25 field, accented queries
     folded_weight_unaccented: float = 1.0  # ... and queries typed without accents
     unaccented_below: float = 0.3  # accent ratio under which a query counts as unaccented

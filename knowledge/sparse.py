@@ -40,15 +40,16 @@ class BM25Field:
         vocab: dict[str, int] = {}
         rows, cols, vals = [], [], []
         for i, toks in enumerate(docs):
-            counts: dict[int, int] = {}
-            for t in toks:
-                j = vocab.setdefault(t, len(vocab))
-                counts[j] = counts.get(j, 0) + 1
-            rows.extend([i] * len(counts))
-            cols.extend(counts)
-            vals.extend(counts.values())
+            ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in toks), np.int64, len(toks))
+            uniq, counts = np.unique(ids, return_counts=True)
+            rows.append(np.full(len(uniq), i, np.int64))
+            cols.append(uniq)
+            vals.append(counts.astype(np.float32))
+        shape = (len(docs), len(vocab))
+        if not rows:
+            return cls(vocab, sparse.csc_matrix(shape, dtype=np.float32))
         tf = sparse.csr_matrix(
-            (np.asarray(vals, np.float32), (rows, cols)), shape=(len(docs), len(vocab))
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape
         )
         return cls(vocab, _bm25_weights(tf))
 

@@ -211,3 +211,13 @@ def test_q4_0_block_layout():
     weights = model_setup.dequantize_q4_0(raw, 1, 32)[0]
     expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
     assert weights.tolist() == expected
+
+
+def test_fast_query_path_matches_sentence_transformers(e5_dir):
+    from knowledge.dense import QUERY_PREFIX, Encoder
+
+    encoder = Encoder(e5_dir)
+    for text in QUERIES[:6]:
+        fast = encoder.encode_query(text)[0]
+        reference = encoder.model.encode([QUERY_PREFIX + text], normalize_embeddings=True)[0]
+        assert float(fast @ reference) > 0.9999
