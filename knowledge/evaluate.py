@@ -7,6 +7,7 @@ question's gold articles found in the top k; MRR@10 uses the first gold hit.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,19 +30,24 @@ class QuestionFileError(ValueError):
     """The question file is not shaped like questions-dev.json."""
 
 
+def _question(i: int, row: object) -> Question:
+    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+        raise TypeError(f'mục {i} phải là đối tượng có trường "text" kiểu chuỗi')
+    gold = row.get("relevant", [])
+    if not isinstance(gold, list):
+        raise TypeError(f'mục {i}: "relevant" phải là danh sách')
+    pairs = frozenset((str(g["law_id"]), str(g["article_id"])) for g in gold)
+    return Question(str(row.get("id", i)), row["text"], pairs)
+
+
 def load_questions(path: Path) -> list[Question]:
     """Read ``[{"id", "text", "relevant": [{"law_id", "article_id"}]}]``."""
     try:
         rows = json.loads(Path(path).read_text(encoding="utf-8"))
-        return [
-            Question(
-                str(r.get("id", i)),
-                r["text"],
-                frozenset((g["law_id"], str(g["article_id"])) for g in r.get("relevant", [])),
-            )
-            for i, r in enumerate(rows)
-        ]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        if not isinstance(rows, list):
+            raise TypeError("tệp phải là một danh sách câu hỏi […]")
+        return [_question(i, row) for i, row in enumerate(rows)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise QuestionFileError(f"Không đọc được tệp câu hỏi {path}: {exc}") from exc
 
 
@@ -65,12 +71,12 @@ class Report:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
+    """Nearest-rank percentile (q in 0..100); 0.0 for an empty sequence."""
     ordered = sorted(values)
     if not ordered:
         return 0.0
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
 
 
 def score_ranking(

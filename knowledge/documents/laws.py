@@ -9,7 +9,13 @@ from typing import Any
 
 from knowledge.documents.articles import _looks_like_title
 from knowledge.documents.extract import _clean_lines
-from knowledge.documents.model import Article, Document, DocumentError, _content_hash
+from knowledge.documents.model import (
+    Article,
+    Document,
+    DocumentError,
+    _content_hash,
+    read_json,
+)
 from knowledge.normalize import normalize
 
 
@@ -18,12 +24,7 @@ def load_laws_json(
 ) -> list[Document]:
     """National laws in the ``[{"id": ..., "articles": [{"id", "text"}]}]`` shape, in force."""
     path = Path(path)
-    try:
-        laws = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DocumentError(f"Không đọc được tệp {path.name}: {exc}", path) from exc
-    if not isinstance(laws, list):
-        raise DocumentError(f"Tệp {path.name} phải là một danh sách luật […].", path)
+    laws = read_json(path, expect=list, what="", shape="một danh sách luật […]")
     return [_law_document(law, path, department_of) for law in laws]
 
 

@@ -6,7 +6,6 @@ A folder-level ``metadata.json`` maps file name -> metadata dict; a sidecar
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -20,6 +19,7 @@ from knowledge.documents.model import (
     SIDECAR_SUFFIX,
     DocumentError,
     Status,
+    read_json,
 )
 from knowledge.normalize import fold, normalize
 
@@ -101,13 +101,7 @@ def _validate_metadata(raw: Mapping[str, Any], name: str) -> dict[str, str]:
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DocumentError(f"Không đọc được tệp siêu dữ liệu {path.name}: {exc}", path) from exc
-    if not isinstance(data, dict):
-        raise DocumentError(f"Tệp siêu dữ liệu {path.name} phải là một đối tượng JSON {{…}}.", path)
-    return data
+    return read_json(path, expect=dict, what="siêu dữ liệu ", shape="một đối tượng JSON {…}")
 
 
 def _status_of(meta: Mapping[str, str], path: Path, lines: list[str]) -> Status:

@@ -62,3 +62,15 @@ def _content_hash(raw: bytes, metadata: Mapping[str, Any]) -> str:
     digest = hashlib.sha256(PARSER_VERSION.encode() + b"\0" + raw + b"\0")
     digest.update(json.dumps(metadata, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     return digest.hexdigest()
+
+
+def read_json(path: Path, *, expect: type, what: str, shape: str) -> Any:
+    """Parse a JSON file of the expected top-level type, or raise a DocumentError that
+    names the file (``what`` says which kind of file, ``shape`` what it should hold)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DocumentError(f"Không đọc được tệp {what}{path.name}: {exc}", path) from exc
+    if not isinstance(data, expect):
+        raise DocumentError(f"Tệp {what}{path.name} phải là {shape}.", path)
+    return data
