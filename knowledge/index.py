@@ -56,7 +56,20 @@ class Sources:
             found, failed = load_folder(folder)
             docs.extend(found)
             errors.extend(failed)
-        return docs, errors
+        return _unique(docs, errors), errors
+
+
+def _unique(docs: list[Document], errors: list[DocumentError]) -> list[Document]:
+    """Keep the first document of each id; a later one with the same id is an error."""
+    seen: set[str] = set()
+    kept = []
+    for doc in docs:
+        if doc.doc_id in seen:
+            errors.append(DocumentError(f"Trùng mã văn bản “{doc.doc_id}”: bản sau bị bỏ qua."))
+            continue
+        seen.add(doc.doc_id)
+        kept.append(doc)
+    return kept
 
 
 @dataclass
@@ -202,13 +215,16 @@ def build_index(
         report.up_to_date, report.passages = True, old.get("passages", 0)
         return report
     items = passages(docs, budget=budget)
-    dense.set_threads(os.cpu_count() or 1)
-    encoder = encoder_factory(model_dir)
-    reuse = _old_vectors(folder, settings)
     texts = [p.index_text for p in items] + [p.heading for p in article_titles(items)[0]]
-    all_vectors, report.embedded = _embed(texts, reuse, encoder, progress)
+    dense.set_threads(os.cpu_count() or 1)  # batch encoding: all cores help
+    try:
+        encoder = encoder_factory(model_dir)
+        all_vectors, report.embedded = _embed(
+            texts, _old_vectors(folder, settings), encoder, progress
+        )
+    finally:
+        dense.set_threads(1)
     vectors, titles = all_vectors[: len(items)], all_vectors[len(items) :]
-    dense.set_threads(1)
     manifest = {
         "settings": settings,
         "documents": hashes,

@@ -138,6 +138,8 @@ class Searcher:
 
     def search(self, text: str, k: int = 5, *, mode: Mode = "hybrid") -> SearchResult:
         """Top-k passages (best passage per article) for a citizen's question."""
+        if k < 1:
+            raise ValueError(f"k phải ≥ 1 (nhận {k})")
         query = self.interpret(text)
         if not terms(query.expanded):
             return SearchResult(query, [], False, 0.0)
@@ -146,8 +148,7 @@ class Searcher:
         bm25_all = self.sparse.scores(query.expanded, folded_weight=folded_w)
         pools = []
         if mode != "dense":
-            top = np.argsort(-bm25_all)[: t.candidates]
-            pools.append(top[bm25_all[top] > 0])
+            pools.append(_top_positive(bm25_all, t.candidates))
         if mode != "bm25":
             qvec = self.encoder.encode_query(query.expanded if t.expand_dense else query.restored)
             pools.append(dense.search(self.faiss, qvec, t.candidates)[1])
@@ -202,6 +203,15 @@ class Searcher:
             margin=float(fused[order[0]] - second),
             agree=float(agree),
         )
+
+
+def _top_positive(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` best positive scores, without sorting the whole array."""
+    if scores.size > n:
+        top = np.argpartition(-scores, n)[:n]
+    else:
+        top = np.arange(scores.size)
+    return top[scores[top] > 0]
 
 
 def _group(article_of: np.ndarray, n_articles: int) -> list[np.ndarray]:
