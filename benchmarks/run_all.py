@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["build.py", "retrieval.py", "confidence.py", "diacritics_bench.py", "scale.py"]
+SCRIPTS = [
+    "build.py",
+    "retrieval.py",
+    "confidence.py",
+    "tokenization.py",
+    "bm25_params.py",
+    "diacritics_bench.py",
+    "scale.py",
+]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

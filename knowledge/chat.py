@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from knowledge.normalize import fold, normalize, words
@@ -36,6 +36,11 @@ class ChatLexicon:
     abbreviations: dict[str, str]
     phrases: dict[tuple[str, ...], str]  # folded words of an everyday phrase -> legal terms
 
+    @cached_property
+    def longest(self) -> int:
+        """Words in the longest everyday phrase."""
+        return max((len(k) for k in self.phrases), default=0)
+
     @classmethod
     def load(cls, folder: Path = DATA) -> ChatLexicon:
         abbr: dict[str, str] = {}
@@ -56,10 +61,9 @@ class ChatLexicon:
     def legal_terms(self, text: str) -> list[str]:
         """Legal phrases for the everyday phrases found in ``text`` (no duplicates)."""
         toks = words(fold(text))
-        longest = max((len(k) for k in self.phrases), default=0)
         found: list[str] = []
         for start in range(len(toks)):
-            for n in range(1, min(longest, len(toks) - start) + 1):
+            for n in range(1, min(self.longest, len(toks) - start) + 1):
                 terms = self.phrases.get(tuple(toks[start : start + n]))
                 if terms and terms not in found:
                     found.append(terms)

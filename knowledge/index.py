@@ -33,7 +33,7 @@ REPO = PACKAGE.parent
 DEFAULT_INDEX = REPO / "models" / "index"
 DEFAULT_MODEL = REPO / "models" / "multilingual-e5-small"
 CORPUS = PACKAGE / "corpus"
-INDEX_VERSION = 2  # 2: article-heading vectors (titles.faiss)
+INDEX_VERSION = 3  # 2: article-heading vectors; 3: BM25 k1=0.9, b=0.4
 
 
 @dataclass(frozen=True)
