@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from common import question_sets, save, table
+from common import publish, question_sets
 from tune import cached, mrr
 
 from knowledge import sparse
@@ -37,8 +37,7 @@ def main() -> None:
         row = {"k1": k1, "b": b} | {name: f"{mrr(searcher, qs):.3f}" for name, qs in sets.items()}
         rows.append(row)
         print(row, flush=True)
-    print(table(rows, list(rows[0])))
-    save("bm25_params", rows)
+    publish("bm25_params", rows)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, save, table
+from common import REPO, publish
 
 from knowledge.index import DEFAULT_MODEL, Sources, build_index
 from knowledge.model_setup import ensure_model
@@ -74,8 +74,7 @@ def main() -> None:
             **memory,
         }
     ]
-    print(table(rows, list(rows[0])))
-    save("build", rows)
+    publish("build", rows)
 
 
 if __name__ == "__main__":

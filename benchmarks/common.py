@@ -51,6 +51,12 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
+def publish(name: str, rows: list[dict]) -> None:
+    """Print rows as a table (columns from the first row) and save them as results/NAME.json."""
+    print(table(rows, list(rows[0])))
+    save(name, rows)
+
+
 def save(name: str, data: object) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

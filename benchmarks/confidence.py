@@ -9,7 +9,7 @@ questions (no gold article) every confident flag is a false alarm.
 
 from __future__ import annotations
 
-from common import DATA, question_sets, save, table
+from common import DATA, publish, question_sets
 
 from knowledge.evaluate import Question, load_questions
 from knowledge.normalize import fold
@@ -42,9 +42,8 @@ def main() -> None:
     sets["out-of-scope"] = oos
     sets["out-of-scope (không dấu)"] = [Question(q.qid, fold(q.text), q.gold) for q in oos]
     rows = [measure(searcher, name, qs) for name, qs in sets.items()]
-    print(table(rows, list(rows[0])))
+    publish("confidence", rows)
     print(f"\nCalibration: {searcher.calibration}")
-    save("confidence", rows)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import json
 import time
 
 import numpy as np
-from common import question_sets, save, table
+from common import publish, question_sets
 
 from knowledge.evaluate import score_ranking
 from knowledge.index import DEFAULT_INDEX
@@ -55,8 +55,7 @@ def main() -> None:
             row[f"{set_name} MRR@10"] = f"{total / len(questions):.3f}"
         rows.append(row)
         print(row, flush=True)
-    print(table(rows, list(rows[0])))
-    save("tokenization", rows)
+    publish("tokenization", rows)
 
 
 if __name__ == "__main__":
