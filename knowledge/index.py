@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from knowledge import dense
+from knowledge import dense, sparse
 from knowledge.corpus import DEFAULT_BUDGET, Passage, passages
 from knowledge.diacritics import DiacriticRestorer, read_phrases
 from knowledge.documents import Document, DocumentError, load_folder, load_laws_json
@@ -33,7 +33,7 @@ REPO = PACKAGE.parent
 DEFAULT_INDEX = REPO / "models" / "index"
 DEFAULT_MODEL = REPO / "models" / "multilingual-e5-small"
 CORPUS = PACKAGE / "corpus"
-INDEX_VERSION = 3  # 2: article-heading vectors; 3: BM25 k1=0.9, b=0.4
+INDEX_VERSION = 2  # 2: article-heading vectors (titles.faiss)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,13 @@ def read_manifest(folder: Path) -> dict:
 
 
 def _settings(model_dir: Path, budget: int) -> dict:
-    return {"version": INDEX_VERSION, "model": _model_stamp(model_dir), "budget": budget}
+    """Everything an index depends on besides the documents; a change means a rebuild."""
+    return {
+        "version": INDEX_VERSION,
+        "model": _model_stamp(model_dir),
+        "budget": budget,
+        "bm25": [sparse.K1, sparse.B],
+    }
 
 
 def _old_vectors(folder: Path, settings: dict) -> dict[str, np.ndarray]:

@@ -83,3 +83,15 @@ def test_rebuild_is_incremental(small_corpus, small_index, model_dir, tmp_path):
     removed = build_index(index, corpus, model_dir=model_dir, progress=False)
     assert removed.removed == ["qd-chuong-trai"] and removed.embedded == 0
     assert all(p.doc_id != "qd-chuong-trai" for p in Searcher(index, model_dir=model_dir).passages)
+
+
+def test_changing_bm25_parameters_rebuilds_without_reencoding(
+    small_corpus, small_index, model_dir, tmp_path, monkeypatch
+):
+    from knowledge import sparse
+
+    index = tmp_path / "index"
+    shutil.copytree(small_index, index)
+    monkeypatch.setattr(sparse, "B", sparse.B + 0.1)
+    report = build_index(index, small_corpus, model_dir=model_dir, progress=False)
+    assert not report.up_to_date and report.embedded == 0 and report.changed == []
