@@ -17,7 +17,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run test lint index model bench clean
+.PHONY: help install run test lint index model bench clean browser
 
 help:
 	@echo "make run   - cài những gì còn thiếu, xây chỉ mục nếu chưa có, chạy dịch vụ tìm kiếm trên http://$(HOST):$(PORT)"
@@ -49,12 +49,18 @@ index: model
 	$(PY) -m knowledge build
 
 run: install index
-	$(PY) -m feedback_api serve --host $(HOST) --port $(PORT)
+	CAUNOI_DEV_MAILBOX=$${CAUNOI_DEV_MAILBOX:-1} $(PY) -m feedback_api serve --host $(HOST) --port $(PORT) --bootstrap-admin
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
-test: install model lint
+# Browser tests drive Debian's Chromium (never a downloaded browser); install it if missing.
+browser:
+	@test -x /usr/bin/chromium || { echo "==> Cài Chromium (Debian) cho kiểm thử trình duyệt"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	  || echo "Không cài được Chromium: các kiểm thử trình duyệt sẽ báo lỗi"; }
+
+test: install model lint browser
 	$(PY) -m pytest -q
 
 bench: index

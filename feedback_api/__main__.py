@@ -1,25 +1,174 @@
-"""``python -m feedback_api serve [--host H] [--port P]``."""
+"""``python -m feedback_api serve|worker|migrate|token create|user create``."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
+
+
+def _bootstrap_admin() -> None:
+    """First run on a fresh machine: an admin account, its password printed and kept in var/."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from feedback_api.auth.orm import User
+    from feedback_api.auth.service import create_user
+    from feedback_api.settings import DEFAULT_DATA
+
+    db = _session()
+    with db.session() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(
+            session, username="admin", password=password, role="admin", full_name="Quản trị viên"
+        )
+    note = DEFAULT_DATA / "first-login.txt"
+    note.write_text(f"Hộp thư cán bộ: tài khoản admin, mật khẩu {password}\n", encoding="utf-8")
+    note.chmod(0o600)
+    print(f"Lần chạy đầu: đăng nhập /inbox bằng admin / {password} (đã lưu ở {note})", flush=True)
+
+
+def _serve(args) -> int:
+    import uvicorn
+
+    from feedback_api.main import create_app
+
+    if args.bootstrap_admin:
+        _bootstrap_admin()
+
+    print(f"Cầu Nối đang chạy: http://{args.host}:{args.port}/docs · hộp thư: /inbox", flush=True)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _worker(args) -> int:
+    import logging
+
+    from feedback_api.db import Database
+    from feedback_api.main import RouterHolder, citation_departments_from
+    from feedback_api.migrate import migrate_and_seed
+    from feedback_api.settings import Settings
+    from feedback_api.worker import Background
+
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings.from_env(run_worker=True)
+    migrate_and_seed(settings.database_url)
+
+    class _App:  # the little of app.state the router holder needs
+        class state:  # noqa: N801
+            pass
+
+    app = _App()
+    app.state.settings, app.state.db = settings, Database(settings.database_url)
+    app.state.searcher = None
+    if settings.load_search and (settings.index_dir / "manifest.json").exists():
+        from knowledge.search import Searcher
+
+        app.state.searcher = Searcher(settings.index_dir, model_dir=settings.model_dir)
+    owners = citation_departments_from(app.state.searcher)
+    background = Background(
+        app.state.db,
+        settings,
+        router=RouterHolder(app),
+        cited_departments=lambda cs: sorted(
+            {owners[c["law_id"]] for c in cs if c.get("law_id") in owners}
+        ),
+    ).start()
+    print("Bộ xử lý nền đang chạy (định tuyến, nhắc quá hạn, gửi thông báo). Ctrl+C để dừng.")
+    try:
+        while True:
+            background._stop.wait(1.0)
+    except KeyboardInterrupt:
+        background.stop()
+    return 0
+
+
+def _migrate(args) -> int:
+    from feedback_api.migrate import migrate_and_seed
+    from feedback_api.settings import Settings
+
+    migrate_and_seed(Settings.from_env().database_url)
+    print("Cơ sở dữ liệu đã ở phiên bản mới nhất.")
+    return 0
+
+
+def _session():
+    from feedback_api.db import Database
+    from feedback_api.migrate import migrate_and_seed
+    from feedback_api.settings import Settings
+
+    url = Settings.from_env().database_url
+    migrate_and_seed(url)
+    return Database(url)
+
+
+def _token(args) -> int:
+    from feedback_api.auth.service import create_token
+
+    db = _session()
+    with db.session() as session:
+        secret = create_token(session, name=args.name, role=args.role)
+    print(f"Mã truy cập cho '{args.name}' (vai trò {args.role}); chỉ hiện một lần:")
+    print(secret)
+    return 0
+
+
+def _user(args) -> int:
+    from feedback_api.auth.service import create_user
+    from feedback_api.errors import DomainError
+
+    password = args.password or os.environ.get("CAUNOI_PASSWORD") or getpass.getpass("Mật khẩu: ")
+    db = _session()
+    try:
+        with db.session() as session:
+            user = create_user(
+                session,
+                username=args.username,
+                password=password,
+                role=args.role,
+                full_name=args.full_name or "",
+                department=args.department,
+            )
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(f"Đã tạo tài khoản {user.username} ({user.role}).")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m feedback_api")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="chạy dịch vụ HTTP")
+    s = sub.add_parser("serve", help="chạy API, hộp thư và bộ xử lý nền")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument(
+        "--bootstrap-admin",
+        action="store_true",
+        help="tạo tài khoản admin nếu chưa có tài khoản nào (lần chạy đầu)",
+    )
+    s.set_defaults(func=_serve)
+    sub.add_parser("worker", help="chỉ chạy bộ xử lý nền").set_defaults(func=_worker)
+    sub.add_parser("migrate", help="cập nhật cấu trúc cơ sở dữ liệu").set_defaults(func=_migrate)
+    t = sub.add_parser("token", help="mã truy cập API").add_subparsers(dest="action", required=True)
+    tc = t.add_parser("create", help="tạo mã truy cập; dòng cuối là mã")
+    tc.add_argument("--role", required=True, choices=["service", "admin", "triage"])
+    tc.add_argument("--name", required=True)
+    tc.set_defaults(func=_token)
+    u = sub.add_parser("user", help="tài khoản cán bộ").add_subparsers(dest="action", required=True)
+    uc = u.add_parser("create", help="tạo tài khoản đăng nhập hộp thư")
+    uc.add_argument("--username", required=True)
+    uc.add_argument("--role", required=True, choices=["admin", "triage", "liaison"])
+    uc.add_argument("--department", help="mã cơ quan (bắt buộc với liaison)")
+    uc.add_argument("--full-name")
+    uc.add_argument("--password", help="mặc định: hỏi, hoặc biến CAUNOI_PASSWORD")
+    uc.set_defaults(func=_user)
     args = p.parse_args(argv)
-    import uvicorn
-
-    from feedback_api.main import create_app
-
-    print(f"Cầu Nối đang chạy: http://{args.host}:{args.port}/docs", flush=True)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
-    return 0
+    return args.func(args)
 
 
 if __name__ == "__main__":

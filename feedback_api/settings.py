@@ -1,12 +1,16 @@
-"""One Settings object reads the environment (prefix CAUNOI_); nothing else does."""
+"""One Settings object reads the environment (CAUNOI_*, DATABASE_URL); nothing else does."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO / "var"
+DEV_SECRET = "dev-only-secret-change-me"
 
 
 @dataclass(frozen=True)
@@ -15,11 +19,73 @@ class Settings:
     model_dir: Path = DEFAULT_MODEL
     max_query_chars: int = 1000
     max_k: int = 20
+    # Feedback store: SQLite (WAL) under var/ unless DATABASE_URL names PostgreSQL.
+    database_url: str = f"sqlite:///{DEFAULT_DATA / 'caunoi.db'}"
+    secret_key: str = DEV_SECRET
+    environment: str = "development"  # "production" refuses the development secret
+    public_url: str = "http://127.0.0.1:8000"
+    max_feedback_chars: int = 5000
+    # Notifications: SMTP for liaisons' email; the worker drains the outbox in-process.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_sender: str = "caunoi@laocai.example"
+    run_worker: bool = True
+    # Embedded default: a local SMTP sink saving mail to var/mail/ (off when a relay is set).
+    dev_mailbox: bool = False
+    mail_dir: Path = DEFAULT_DATA / "mail"
+    worker_interval: float = 0.5
+    # Service levels in working days per kind, and the holiday calendar file.
+    service_levels: dict[str, int] = field(
+        default_factory=lambda: {"complaint": 10, "proposal": 15, "question": 5}
+    )
+    holidays_file: Path | None = None
+    # Search is optional for the feedback service (tests of the store run without an index).
+    load_search: bool = True
+
+    def __post_init__(self) -> None:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("CAUNOI_SECRET_KEY phải được đặt khi chạy production")
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, **overrides) -> Settings:
         env = os.environ
-        return cls(
-            index_dir=Path(env.get("CAUNOI_INDEX_DIR", DEFAULT_INDEX)),
-            model_dir=Path(env.get("CAUNOI_MODEL_DIR", DEFAULT_MODEL)),
-        )
+        values: dict = {
+            "index_dir": Path(env.get("CAUNOI_INDEX_DIR", DEFAULT_INDEX)),
+            "model_dir": Path(env.get("CAUNOI_MODEL_DIR", DEFAULT_MODEL)),
+        }
+        if "DATABASE_URL" in env:
+            values["database_url"] = _sqlalchemy_url(env["DATABASE_URL"])
+        text = {
+            "CAUNOI_SECRET_KEY": "secret_key",
+            "CAUNOI_ENV": "environment",
+            "CAUNOI_PUBLIC_URL": "public_url",
+            "CAUNOI_SMTP_HOST": "smtp_host",
+            "CAUNOI_SMTP_SENDER": "smtp_sender",
+        }
+        for name, attr in text.items():
+            if name in env:
+                values[attr] = env[name]
+        if "CAUNOI_SMTP_PORT" in env:
+            values["smtp_port"] = int(env["CAUNOI_SMTP_PORT"])
+        if "CAUNOI_WORKER_INTERVAL" in env:
+            values["worker_interval"] = float(env["CAUNOI_WORKER_INTERVAL"])
+        if "CAUNOI_HOLIDAYS_FILE" in env:
+            values["holidays_file"] = Path(env["CAUNOI_HOLIDAYS_FILE"])
+        flags = {
+            "CAUNOI_RUN_WORKER": "run_worker",
+            "CAUNOI_LOAD_SEARCH": "load_search",
+            "CAUNOI_DEV_MAILBOX": "dev_mailbox",
+        }
+        for name, attr in flags.items():
+            if name in env:
+                values[attr] = env[name].strip().lower() not in {"0", "false", "no", "off"}
+        values.update(overrides)
+        return cls(**values)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """postgres:// and postgresql:// both mean psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,1 @@
+"""API tokens (bot, admins, triage) and officials' accounts for the web pages."""

@@ -1,0 +1,129 @@
+"""Tokens, passwords and who may see what."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedback_api.auth.orm import ApiToken, User
+from feedback_api.errors import Conflict, Invalid
+
+TOKEN_ROLES = ("service", "admin", "triage")
+USER_ROLES = ("admin", "triage", "liaison")
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing does not reveal which users exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token or a logged-in official."""
+
+    kind: str  # "token" | "user"
+    name: str
+    role: str  # service | admin | triage | liaison
+    department: str | None = None  # liaisons only
+    user_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def is_official(self) -> bool:
+        return self.role in ("admin", "triage", "liaison")
+
+    def sees(self, department: str | None) -> bool:
+        """Admins and triage see every department; a liaison only their own."""
+        return self.role in ("admin", "triage") or (
+            self.role == "liaison" and department is not None and department == self.department
+        )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, name: str, role: str) -> str:
+    """A new bearer token; returns the secret once (only its hash is stored)."""
+    if role not in TOKEN_ROLES:
+        raise Invalid(f"Vai trò không hợp lệ: {role} (chọn {', '.join(TOKEN_ROLES)}).")
+    secret = "cn_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, role=role, token_hash=_digest(secret)))
+    session.flush()
+    return secret
+
+
+def principal_for_token(session: Session, *, token: str) -> Principal | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(kind="token", name=row.name, role=row.role)
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    full_name: str = "",
+    department: str | None = None,
+) -> User:
+    """An official's account; liaisons belong to one department."""
+    if role not in USER_ROLES:
+        raise Invalid(f"Vai trò không hợp lệ: {role} (chọn {', '.join(USER_ROLES)}).")
+    if role == "liaison" and not department:
+        raise Invalid("Đầu mối (liaison) phải thuộc một cơ quan: thêm --department.")
+    if len(password) < 8:
+        raise Invalid("Mật khẩu cần ít nhất 8 ký tự.")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"Tài khoản '{username}' đã có.")
+    user = User(
+        username=username,
+        full_name=full_name,
+        password_hash=_hasher.hash(password),
+        role=role,
+        department_code=department if role == "liaison" else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    """The active user with this password, or None (same work either way)."""
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        if user is None or not user.active:
+            _hasher.verify(_DUMMY_HASH, password + "x")
+            return None
+        _hasher.verify(user.password_hash, password)
+        return user
+    except (VerificationError, InvalidHashError):
+        return None
+
+
+def principal_for_user(user: User) -> Principal:
+    return Principal(
+        kind="user",
+        name=user.username,
+        role=user.role,
+        department=user.department_code,
+        user_id=user.id,
+    )
+
+
+def audit(session: Session, *, actor: str, action: str, target: str, details: dict | None = None):
+    """Record an administrative write (who, what, on which object)."""
+    from feedback_api.auth.orm import AuditEntry
+
+    entry = AuditEntry(actor=actor, action=action, target=target, details=details or {})
+    session.add(entry)
+    return entry

@@ -1,0 +1,1 @@
+"""Departments of the province, their liaisons, and routing of feedback to them."""

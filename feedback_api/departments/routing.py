@@ -1,0 +1,292 @@
+"""Department routing: which department should answer a new citizen feedback item.
+
+Signals, strongest first:
+
+1. **Citations.** The departments that own the policy passages the item cites. Each cited
+   department gets a fixed bonus of ``CITATION_BONUS`` logits, so the text must point
+   elsewhere by a factor of e**3 (about 20x in odds) to override a citation, e.g. a
+   complaint about an official's harassment while citing a land law.
+2. **Meaning.** The e5 embedding of the text against each department's labelled examples
+   (mean cosine of the ``KNN_K`` nearest) and against the clauses of its mandate (best
+   cosine). Mandates come from the department rows, so admins' edits take effect.
+3. **Words.** The accent-folded words and word pairs of the text against the examples
+   (TF-IDF, mean cosine of the nearest), which still work when the text is typed without
+   diacritics and e5 reads it poorly; and distinct keyword phrases found (capped).
+
+The four text features are combined by a conditional-logit model (softmax over
+departments of a weighted sum, five numbers fitted on the dev set by
+``benchmarks/routing.py --tune``); a constant "none of them" logit absorbs mass when no
+department is similar at all, so greetings and gibberish get low confidence. Confidence
+is the winner's probability. Below the tuned threshold the item goes to central triage
+(Văn phòng UBND tỉnh) marked "needs routing". Formal complaints and denunciations
+(khiếu nại, tố cáo) always go to the inspectorate (Thanh tra tỉnh): they have their own
+legal procedure, whatever the cited passage.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from feedback_api.departments.routing_keywords import (
+    KeywordMatcher,
+    folded_words,
+    is_formal_complaint,
+)
+from knowledge import dense
+from knowledge.normalize import normalize
+
+__all__ = [
+    "Alternative",
+    "DepartmentProfile",
+    "Router",
+    "RoutingDecision",
+    "Weights",
+    "is_formal_complaint",
+]
+
+TRIAGE = "van-phong-ubnd"
+FORMAL = "thanh-tra"
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "routing_data"
+SEED = HERE / "seed.json"
+KNN_K = 3
+KEYWORD_CAP = 3
+CITATION_BONUS = 3.0
+FORMAL_BONUS = 6.0
+N_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True)
+class DepartmentProfile:
+    code: str
+    name: str
+    mandate: str
+
+
+@dataclass(frozen=True)
+class Alternative:
+    department: str
+    score: float
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    department: str  # chosen code; TRIAGE when not auto-routed
+    confidence: float  # 0..1, the predicted department's probability
+    auto_routed: bool  # False -> central triage, "needs routing"
+    alternatives: list[Alternative]  # best-first top 3, before the triage fallback
+    predicted: str  # best department even when not auto-routed
+    reason: str  # "citation", "semantic", "keywords", "formal_complaint"
+    formal_complaint: bool  # khiếu nại / tố cáo -> thanh-tra
+
+    def to_dict(self) -> dict:
+        return {
+            "department": self.department,
+            "confidence": round(self.confidence, 3),
+            "auto_routed": self.auto_routed,
+            "predicted": self.predicted,
+            "reason": self.reason,
+            "formal_complaint": self.formal_complaint,
+            "alternatives": [
+                {"department": a.department, "score": round(a.score, 3)} for a in self.alternatives
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Conditional-logit weights of the text features, and the routing threshold."""
+
+    knn: float = 10.0
+    mandate: float = 5.0
+    lexical: float = 5.0
+    keywords: float = 2.0
+    none: float = 16.0  # logit of "no department fits"
+    threshold: float = 0.5
+    notes: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def load(cls, path: Path = DATA / "threshold.json") -> Weights:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        w = raw.get("weights", {})
+        return cls(
+            knn=float(w.get("knn", cls.knn)),
+            mandate=float(w.get("mandate", cls.mandate)),
+            lexical=float(w.get("lexical", cls.lexical)),
+            keywords=float(w.get("keywords", cls.keywords)),
+            none=float(w.get("none", cls.none)),
+            threshold=float(raw["threshold"]),
+            notes=raw,
+        )
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-department text features of one item (rows follow ``Router.codes``)."""
+
+    knn: np.ndarray
+    mandate: np.ndarray
+    lexical: np.ndarray
+    keywords: np.ndarray
+
+
+def seed_profiles(path: Path = SEED) -> list[DepartmentProfile]:
+    """The 14 departments of the seed configuration."""
+    rows = json.loads(path.read_text(encoding="utf-8"))["departments"]
+    return [DepartmentProfile(r["code"], r["name"], r["mandate"]) for r in rows]
+
+
+def load_examples(path: Path = DATA / "examples.json") -> list[tuple[str, str]]:
+    """Shipped labelled examples as (text, department code)."""
+    rows = json.loads(path.read_text(encoding="utf-8"))["examples"]
+    return [(r["text"], r["department"]) for r in rows]
+
+
+def load_keywords(path: Path = DATA / "keywords.json") -> dict[str, list[str]]:
+    return json.loads(path.read_text(encoding="utf-8"))["keywords"]
+
+
+def mandate_clauses(profile: DepartmentProfile) -> list[str]:
+    """The department's name with its whole mandate, then each clause on its own."""
+    clauses = [c.strip(" .") for c in profile.mandate.replace(";", ".").split(".")]
+    return [f"{profile.name}: {profile.mandate}", *(c for c in clauses if c)]
+
+
+def _encode(encoder: dense.Encoder, texts: Sequence[str]) -> np.ndarray:
+    vecs = encoder.model.encode(
+        [dense.QUERY_PREFIX + t for t in texts], batch_size=32, normalize_embeddings=True
+    )
+    return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
+
+
+class Router:
+    """Routes feedback text to a department.
+
+    Building encodes the examples and mandates (~600 short texts, 10-20 s on one core):
+    build once per process; ``route`` then costs one query encoding (20-40 ms).
+    """
+
+    def __init__(
+        self,
+        departments: Sequence[DepartmentProfile],
+        *,
+        encoder: dense.Encoder,
+        examples: Sequence[tuple[str, str]] | None = None,
+        threshold: float | None = None,
+        restore: Callable[[str], str] | None = None,
+        keywords: dict[str, list[str]] | None = None,
+        weights: Weights | None = None,
+    ) -> None:
+        self.codes = [d.code for d in departments]
+        if TRIAGE not in self.codes:
+            raise ValueError(f"thiếu phòng ban tiếp nhận chung {TRIAGE}")
+        index = {c: i for i, c in enumerate(self.codes)}
+        dense.set_threads(1)  # two cores shared with other work: one thread is fastest
+        self.encoder = encoder
+        self.restore = restore
+        self.weights = weights or Weights.load()
+        self.threshold = self.weights.threshold if threshold is None else threshold
+        self.matcher = KeywordMatcher(load_keywords() if keywords is None else keywords)
+        examples = [(t, c) for t, c in (examples or ()) if c in index]
+        # Examples are stored as written and accent-folded, so unaccented messages meet
+        # unaccented neighbours (e5 reads "so do" and "sổ đỏ" as different words).
+        texts = [t for t, _ in examples] + [folded_words(t) for t, _ in examples]
+        self.example_dept = np.array([index[c] for _, c in examples] * 2, dtype=np.int64)
+        self.example_vecs = _encode(encoder, texts) if texts else np.zeros((0, encoder.dim))
+        clauses = [(index[d.code], c) for d in departments for c in mandate_clauses(d)]
+        self.mandate_dept = np.array([i for i, _ in clauses], dtype=np.int64)
+        self.mandate_vecs = _encode(encoder, [c for _, c in clauses])
+        self.tfidf = TfidfVectorizer(token_pattern=r"\w+", ngram_range=(1, 2), sublinear_tf=True)
+        folded = [folded_words(t) for t, _ in examples]
+        self.lexical_matrix = self.tfidf.fit_transform(folded) if examples else None
+        self.lexical_dept = self.example_dept[: len(examples)]
+
+    @classmethod
+    def default(cls, encoder: dense.Encoder, restore: Callable[[str], str] | None = None) -> Router:
+        """Seed departments, shipped examples and keywords, tuned weights and threshold."""
+        return cls(seed_profiles(), encoder=encoder, examples=load_examples(), restore=restore)
+
+    def features(self, text: str) -> Features:
+        """Per-department text features (the restored text when a restorer is given)."""
+        restored = self.restore(text) if self.restore else text
+        vec = self.encoder.encode_query(restored)[0]
+        n = len(self.codes)
+        knn = self._nearest(self.example_vecs @ vec, self.example_dept)
+        lexical = np.zeros(n, np.float32)
+        if self.lexical_matrix is not None:
+            query = self.tfidf.transform([folded_words(restored)])
+            lex = (self.lexical_matrix @ query.T).toarray()[:, 0]
+            lexical = self._nearest(lex, self.lexical_dept)
+        msims = self.mandate_vecs @ vec
+        mandate = np.array([msims[self.mandate_dept == i].max() for i in range(n)], np.float32)
+        hits = self.matcher.hits([text, restored])
+        kw = np.array([min(len(hits.get(c, ())), KEYWORD_CAP) for c in self.codes], np.float32)
+        return Features(knn=knn, mandate=mandate, lexical=lexical, keywords=kw)
+
+    def _nearest(self, sims: np.ndarray, depts: np.ndarray) -> np.ndarray:
+        """Mean similarity of each department's ``KNN_K`` nearest examples."""
+        out = np.zeros(len(self.codes), np.float32)
+        for i in range(len(self.codes)):
+            mine = np.sort(sims[depts == i])[::-1][:KNN_K]
+            out[i] = float(mine.mean()) if len(mine) else 0.0
+        return out
+
+    def logits(self, f: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(total, semantic part, word part) logits per department."""
+        w = self.weights
+        semantic = w.knn * f.knn + w.mandate * f.mandate
+        keyword = w.lexical * f.lexical + w.keywords * f.keywords
+        return semantic + keyword, semantic, keyword
+
+    def route(self, text: str, *, cited_departments: Sequence[str] = ()) -> RoutingDecision:
+        """Decide the department of one feedback item."""
+        text = normalize(text)
+        if not any(ch.isalpha() for ch in text):
+            return self._triage_only()
+        f = self.features(text)
+        total, semantic, keyword = self.logits(f)
+        cited = [self.codes.index(c) for c in dict.fromkeys(cited_departments) if c in self.codes]
+        total[cited] += CITATION_BONUS
+        formal = is_formal_complaint(text) and FORMAL in self.codes
+        if formal:
+            total[self.codes.index(FORMAL)] += FORMAL_BONUS
+        probs = _softmax_with_none(total, self.weights.none)
+        order = np.argsort(-probs)
+        best = self.codes.index(FORMAL) if formal else int(order[0])
+        confidence = float(probs[best])
+        auto = formal or confidence >= self.threshold
+        if formal:
+            reason = "formal_complaint"
+        elif best in cited:
+            reason = "citation"
+        else:
+            runner = int(order[1])
+            kw_margin = keyword[best] - keyword[runner]
+            reason = "keywords" if kw_margin > semantic[best] - semantic[runner] else "semantic"
+        return RoutingDecision(
+            department=self.codes[best] if auto else TRIAGE,
+            confidence=confidence,
+            auto_routed=auto,
+            alternatives=[
+                Alternative(self.codes[i], float(probs[i])) for i in order[:N_ALTERNATIVES]
+            ],
+            predicted=self.codes[best],
+            reason=reason,
+            formal_complaint=formal,
+        )
+
+    def _triage_only(self) -> RoutingDecision:
+        return RoutingDecision(TRIAGE, 0.0, False, [], TRIAGE, "semantic", False)
+
+
+def _softmax_with_none(logits: np.ndarray, none_logit: float) -> np.ndarray:
+    """Department probabilities when a 'none of them' class also competes."""
+    top = max(float(logits.max()), none_logit)
+    exp = np.exp(logits - top)
+    return exp / (exp.sum() + np.exp(none_logit - top))

@@ -1,0 +1,133 @@
+"""Departments (public list, admin edits) and the routing preview."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from feedback_api.auth.service import audit
+from feedback_api.departments import service
+from feedback_api.departments.orm import Department
+from feedback_api.deps import Admin, AnyToken, DbSession
+from feedback_api.feedback.schemas import error_responses
+
+router = APIRouter(prefix="/api/v1", tags=["departments"])
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class LiaisonPublic(BaseModel):
+    name: str
+    email: str
+    zalo_user_id: str
+    phone: str
+    active: bool
+
+
+class DepartmentPublic(BaseModel):
+    code: str
+    name: str
+    mandate: str
+
+
+class DepartmentDetail(DepartmentPublic):
+    webhook_url: str | None
+    liaisons: list[LiaisonPublic]
+
+
+class LiaisonUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Text200 | None = None
+    email: Annotated[
+        str, StringConstraints(max_length=320, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$")
+    ] | None = None
+    zalo_user_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=30, pattern=r"^[0-9+ .-]*$")] | None = None
+    active: bool | None = None
+
+
+class DepartmentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ] | None = None
+    mandate: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    webhook_url: Annotated[
+        str, StringConstraints(max_length=500, pattern=r"^(https?://\S+)?$")
+    ] | None = None
+    liaison: LiaisonUpdate | None = None
+
+
+class RoutingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class AlternativePublic(BaseModel):
+    department: str
+    score: float
+
+
+class RoutingPreview(BaseModel):
+    department: str
+    confidence: float
+    auto_routed: bool
+    predicted: str
+    reason: str
+    formal_complaint: bool
+    alternatives: list[AlternativePublic]
+
+
+def _detail(dept: Department) -> DepartmentDetail:
+    return DepartmentDetail(
+        code=dept.code, name=dept.name, mandate=dept.mandate, webhook_url=dept.webhook_url,
+        liaisons=[LiaisonPublic.model_validate(li, from_attributes=True) for li in dept.liaisons],
+    )
+
+
+@router.get("/departments", response_model=list[DepartmentPublic], summary="Các cơ quan")
+def list_departments(session: DbSession) -> list[DepartmentPublic]:
+    return [DepartmentPublic(code=d.code, name=d.name, mandate=d.mandate)
+            for d in service.list_departments(session)]
+
+
+@router.get("/departments/{code}", response_model=DepartmentDetail,
+            responses=error_responses(401, 403, 404),
+            summary="Một cơ quan và đầu mối (quản trị)")
+def get_department(code: str, session: DbSession, principal: Admin) -> DepartmentDetail:
+    return _detail(service.get_department(session, code=code))
+
+
+@router.patch("/departments/{code}", response_model=DepartmentDetail,
+              responses=error_responses(400, 401, 403, 404, 413),
+              summary="Sửa tên, nhiệm vụ, đầu mối của cơ quan (quản trị)")
+def update_department(
+    request: Request, code: str, body: DepartmentUpdate, session: DbSession, principal: Admin
+) -> DepartmentDetail:
+    dept = service.update_department(
+        session, code=code, name=body.name, mandate=body.mandate, webhook_url=body.webhook_url,
+        liaison=body.liaison.model_dump(exclude_none=True) if body.liaison else None,
+    )
+    audit(session, actor=principal.actor, action="department.update", target=code,
+          details=body.model_dump(exclude_none=True))
+    session.commit()
+    request.app.state.refresh_router()
+    return _detail(dept)
+
+
+@router.post("/routing/preview", response_model=RoutingPreview,
+             responses=error_responses(400, 401, 403, 413),
+             summary="Xem trước cơ quan sẽ nhận một nội dung")
+def routing_preview(request: Request, body: RoutingRequest, principal: AnyToken) -> RoutingPreview:
+    decision = request.app.state.router().route(body.text)
+    return RoutingPreview(
+        department=decision.department,
+        confidence=round(decision.confidence, 4),
+        auto_routed=decision.auto_routed,
+        predicted=decision.predicted,
+        reason=decision.reason,
+        formal_complaint=decision.formal_complaint,
+        alternatives=[AlternativePublic(department=a.department, score=round(a.score, 4))
+                      for a in decision.alternatives],
+    )

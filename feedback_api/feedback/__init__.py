@@ -1,0 +1,1 @@
+"""Citizens' feedback: complaints, proposals and forwarded questions, with their history."""

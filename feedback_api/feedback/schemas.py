@@ -1,0 +1,191 @@
+"""Request and response shapes of the feedback API, named by purpose."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+Kind = Literal["complaint", "proposal", "question"]
+Channel = Literal["zalo", "zalo_miniapp", "messenger", "web", "api"]
+Status = Literal["new", "routed", "in_progress", "answered", "closed", "rejected", "merged"]
+Priority = Literal["low", "normal", "high", "urgent"]
+URL = r"^https?://[^\s<>\"]+$"  # attachments: http(s) links only (checked by the pattern)
+PHONE = re.compile(r"^\+?[0-9][0-9 .-]{7,18}[0-9]$")
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Short | None = None
+    # The schema states what is enforced: a plausible phone number (or nothing), and consent.
+    phone: Annotated[
+        str, StringConstraints(max_length=30, pattern=r"^(\+?[0-9][0-9 .-]{7,18}[0-9])?$")
+    ] | None = None
+    consent: bool = Field(json_schema_extra={"const": True})
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str | None) -> str | None:
+        if v and not PHONE.match(v):
+            raise ValueError("số điện thoại không hợp lệ")
+        return v or None
+
+
+class CitationRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    law_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    article_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
+    ]
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Kind
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    channel: Channel
+    sender_id: Short | None = None
+    location: Short | None = None
+    contact: Contact | None = None
+    citations: list[CitationRef] = Field(default_factory=list, max_length=10)
+    attachments: list[Annotated[str, StringConstraints(max_length=1000, pattern=URL)]] = Field(
+        default_factory=list, max_length=10
+    )
+    idempotency_key: Annotated[
+        str, StringConstraints(min_length=8, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")
+    ]
+
+    @field_validator("text", "location", "sender_id")
+    @classmethod
+    def _nfc(cls, v: str | None) -> str | None:
+        return nfc(v) if v is not None else None
+
+
+class FormalProcedure(BaseModel):
+    title: str
+    text: str
+
+
+class FeedbackCreated(BaseModel):
+    tracking_code: str
+    department: str | None
+    department_name: str | None
+    status: Status
+    due_at: datetime
+    routing: Literal["done", "pending"]
+    formal_complaint: bool
+    formal_procedure: FormalProcedure | None = None
+
+
+class EventPublic(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    from_value: str | None
+    to_value: str | None
+    reason: str | None
+    public: bool
+
+
+class FeedbackDetail(BaseModel):
+    tracking_code: str
+    kind: Kind
+    text: str
+    channel: Channel
+    sender_id: str | None
+    location: str | None
+    citations: list[dict]
+    attachments: list[str]
+    department: str | None
+    status: Status
+    priority: Priority
+    formal_complaint: bool
+    needs_routing: bool
+    routing_confidence: float | None
+    routing_alternatives: list[dict]
+    due_at: datetime
+    overdue: bool
+    escalated_at: datetime | None
+    contact: dict | None
+    public_reply: str | None
+    merged_into: str | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[EventPublic]
+
+
+class FeedbackStatusPublic(BaseModel):
+    """What anyone with the tracking code may see: no personal data."""
+
+    tracking_code: str
+    kind: Kind
+    status: Status
+    status_label: str
+    department: str | None
+    department_name: str | None
+    created_at: datetime
+    due_at: datetime
+    public_reply: str | None
+    merged_into: str | None
+
+
+class FeedbackUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status | None = None
+    department: Annotated[str, StringConstraints(max_length=40)] | None = None
+    priority: Priority | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+class TextBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+    @field_validator("text")
+    @classmethod
+    def _nfc(cls, v: str) -> str:
+        return nfc(v)
+
+
+class MergeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: Annotated[str, StringConstraints(max_length=16)]
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class FeedbackList(BaseModel):
+    total: int
+    counts: dict[str, int]
+    items: list[FeedbackStatusPublic | dict]
+
+
+class ErrorPublic(BaseModel):
+    """Every error of the JSON API: one Vietnamese sentence (validation adds ``errors``)."""
+
+    detail: str
+    errors: list[dict] | None = None
+
+
+ERROR_MEANINGS = {
+    400: "Không đọc được nội dung gửi lên",
+    401: "Thiếu hoặc sai mã truy cập",
+    403: "Không có quyền",
+    404: "Không tìm thấy",
+    409: "Xung đột trạng thái hoặc khóa idempotency_key",
+    413: "Nội dung gửi lên quá lớn",
+    422: "Dữ liệu không hợp lệ",
+    503: "Dịch vụ tạm thời chưa sẵn sàng",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` for these error statuses, all shaped like ``ErrorPublic``."""
+    return {code: {"model": ErrorPublic, "description": ERROR_MEANINGS[code]} for code in codes}

@@ -1,0 +1,1 @@
+"""The officials' inbox: server-rendered pages."""

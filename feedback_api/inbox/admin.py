@@ -1,0 +1,144 @@
+"""The dashboard (every official) and the admin pages: departments and accounts.
+
+Each admin write is recorded with ``audit``; department edits rebuild the router.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from feedback_api.auth.orm import User
+from feedback_api.auth.service import USER_ROLES, audit, create_user
+from feedback_api.db import utcnow
+from feedback_api.departments import service as departments
+from feedback_api.departments.views import DepartmentUpdate
+from feedback_api.deps import DbSession
+from feedback_api.errors import DomainError, Invalid, NotFound
+from feedback_api.feedback import lifecycle
+from feedback_api.inbox import charts, stats
+from feedback_api.inbox.pages import AdminUser, Form, PageError, Viewer, redirect, render
+from feedback_api.inbox.sessions import session_of
+
+router = APIRouter(prefix="/inbox", include_in_schema=False)
+LIAISON_FIELDS = ("name", "email", "zalo_user_id", "phone")
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, me: Viewer, session: DbSession):
+    scope = {me.department or ""} if me.role == "liaison" else None
+    now = utcnow()
+    names = {d.code: d.name for d in departments.list_departments(session)}
+    by_status = stats.by_department_and_status(session, departments=scope)
+    weeks = stats.per_week(session, now=now, departments=scope)
+    overdue = stats.overdue_by_department(session, now=now, departments=scope)
+    return render(
+        request, "dashboard.html",
+        status_chart=charts.stacked_by_status(by_status, names),
+        week_chart=charts.weekly_columns(weeks),
+        overdue_chart=charts.single_bars(overdue, names, css="overdue"),
+        totals={s: sum(c.get(s, 0) for c in by_status.values()) for s in lifecycle.STATUSES},
+        overdue_total=sum(overdue.values()), weeks_total=sum(w.count for w in weeks),
+    )
+
+
+# --- departments -----------------------------------------------------------------------------
+
+@router.get("/admin/departments")
+def department_list(request: Request, me: AdminUser, session: DbSession):
+    return render(request, "departments.html", departments=departments.list_departments(session))
+
+
+@router.get("/admin/departments/{code}")
+def department_page(request: Request, code: str, me: AdminUser, session: DbSession):
+    try:
+        dept = departments.get_department(session, code=code)
+    except NotFound as exc:
+        raise PageError(404, exc.message) from exc
+    liaison = dept.liaisons[0] if dept.liaisons else None
+    return render(request, "department_edit.html", dept=dept, liaison=liaison)
+
+
+def _department_update(form: dict[str, str]) -> DepartmentUpdate:
+    """The API's validation model, so the page and the API accept the same values."""
+    try:
+        return DepartmentUpdate(
+            name=form.get("name", ""), mandate=form.get("mandate", ""),
+            webhook_url=(form.get("webhook_url") or "").strip(),
+            liaison={k: (form.get(f"liaison_{k}") or "").strip() for k in LIAISON_FIELDS},
+        )
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise Invalid(f"Dữ liệu không hợp lệ ở: {fields}.") from exc
+
+
+@router.post("/admin/departments/{code}")
+def department_save(request: Request, code: str, me: AdminUser, form: Form, session: DbSession):
+    try:
+        body = _department_update(form)
+        departments.update_department(
+            session, code=code, name=body.name, mandate=body.mandate,
+            webhook_url=body.webhook_url, liaison=body.liaison.model_dump(exclude_none=True),
+        )
+        audit(session, actor=me.actor, action="department.update", target=code,
+              details=body.model_dump(exclude_none=True))
+        session.commit()
+    except NotFound as exc:
+        raise PageError(404, exc.message) from exc
+    except DomainError as exc:
+        session.rollback()
+        session_of(request).flash(exc.message, "error")
+        return redirect(f"/inbox/admin/departments/{code}")
+    request.app.state.refresh_router()
+    session_of(request).flash("Đã lưu thông tin cơ quan.")
+    return redirect("/inbox/admin/departments")
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+@router.get("/admin/users")
+def user_list(request: Request, me: AdminUser, session: DbSession):
+    users = list(session.scalars(select(User).order_by(User.active.desc(), User.username)))
+    names = {d.code: d.name for d in departments.list_departments(session)}
+    return render(request, "users.html", users=users, departments=names, roles=USER_ROLES)
+
+
+@router.post("/admin/users")
+def user_create(request: Request, me: AdminUser, form: Form, session: DbSession):
+    username = (form.get("username") or "").strip()
+    try:
+        if not username or len(username) > 100 or any(c.isspace() for c in username):
+            raise Invalid("Tên đăng nhập cần 1–100 ký tự, không có khoảng trắng.")
+        role, department = form.get("role") or "", form.get("department") or None
+        if role == "liaison" and department:
+            departments.get_department(session, code=department)
+        user = create_user(
+            session, username=username, password=form.get("password") or "", role=role,
+            full_name=(form.get("full_name") or "").strip()[:200], department=department,
+        )
+        audit(session, actor=me.actor, action="user.create", target=username,
+              details={"role": user.role, "department": user.department_code})
+        session.commit()
+        session_of(request).flash(f"Đã tạo tài khoản {username}.")
+    except DomainError as exc:
+        session.rollback()
+        session_of(request).flash(exc.message, "error")
+    return redirect("/inbox/admin/users")
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+def user_deactivate(request: Request, user_id: int, me: AdminUser, form: Form,
+                    session: DbSession):
+    user = session.get(User, user_id)
+    if user is None:
+        raise PageError(404, "Không tìm thấy tài khoản.")
+    if user.id == me.user_id:
+        session_of(request).flash("Không thể tự khóa tài khoản của chính mình.", "error")
+        return redirect("/inbox/admin/users")
+    if user.active:
+        user.active = False
+        audit(session, actor=me.actor, action="user.deactivate", target=user.username)
+        session.commit()
+    session_of(request).flash(f"Đã khóa tài khoản {user.username}.")
+    return redirect("/inbox/admin/users")

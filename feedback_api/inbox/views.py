@@ -1,0 +1,323 @@
+"""The officials' inbox: login, the filtered list, CSV export, one item and its actions.
+
+Pages only: the work is done by feedback.service and feedback.flows. Every form carries the
+session's CSRF token; every POST redirects (post/redirect/get) with a flash message.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from math import ceil
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+
+from feedback_api.auth.service import Principal, audit, authenticate
+from feedback_api.departments import service as departments
+from feedback_api.deps import DbSession
+from feedback_api.errors import DomainError, Forbidden, Invalid, NotFound
+from feedback_api.feedback import flows, lifecycle, service
+from feedback_api.feedback.orm import FeedbackItem
+from feedback_api.feedback.similar import similar_items
+from feedback_api.inbox import export
+from feedback_api.inbox.pages import (
+    HERE,
+    KINDS,
+    PRIORITIES,
+    Form,
+    PageError,
+    Viewer,
+    install_error_pages,
+    redirect,
+    render,
+)
+from feedback_api.inbox.sessions import SessionStore, install_sessions, session_of
+
+router = APIRouter(prefix="/inbox", include_in_schema=False)
+PAGE_SIZE = 25
+EXPORT_LIMIT = 10_000
+MAX_TEXT = 5000
+MAX_REASON = 1000
+
+
+def install(app: FastAPI) -> None:
+    """Pages, static files, the session middleware and the HTML error pages."""
+    from feedback_api.inbox.admin import router as admin_router
+
+    settings = app.state.settings
+    app.state.inbox_sessions = SessionStore(
+        settings.secret_key, secure=settings.public_url.startswith("https://")
+    )
+    install_sessions(app)
+    install_error_pages(app)
+    app.include_router(router)
+    app.include_router(admin_router)
+    app.mount("/inbox/static", StaticFiles(directory=HERE / "static"), name="inbox-static")
+
+
+def clean(text: str | None, *, limit: int, required: str | None = None) -> str | None:
+    """NFC, trimmed, at most ``limit`` characters; ``required`` is the error when empty."""
+    value = unicodedata.normalize("NFC", (text or "").strip())
+    if not value:
+        if required:
+            raise Invalid(required)
+        return None
+    if len(value) > limit:
+        raise Invalid(f"Nội dung dài quá {limit} ký tự.")
+    return value
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths under /inbox (no open redirect)."""
+    if target and target.startswith("/inbox") and "//" not in target and "\\" not in target:
+        return target
+    return "/inbox"
+
+
+# --- login ---------------------------------------------------------------------------------
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None):
+    if getattr(request.state, "user_principal", None) is not None:
+        return redirect(_safe_next(next))
+    return render(request, "login.html", next=_safe_next(next))
+
+
+@router.post("/login")
+def login(request: Request, form: Form, session: DbSession):
+    username = (form.get("username") or "").strip()[:100]
+    user = authenticate(session, username=username, password=(form.get("password") or "")[:200])
+    if user is None:
+        return render(request, "login.html", status=401, next=_safe_next(form.get("next")),
+                      username=username, error="Tên đăng nhập hoặc mật khẩu không đúng.")
+    session_of(request).login(user.id)
+    return redirect(_safe_next(form.get("next")))
+
+
+@router.post("/logout")
+def logout(request: Request, me: Viewer, form: Form):
+    session_of(request).logout()
+    session_of(request).flash("Đã đăng xuất.")
+    return redirect("/inbox/login")
+
+
+# --- list and export -------------------------------------------------------------------------
+
+def _visibility(me: Principal) -> set[str] | None:
+    return {me.department or ""} if me.role == "liaison" else None
+
+
+def _yes_no(value: str | None) -> bool | None:
+    return {"1": True, "0": False}.get(value or "")
+
+
+def list_filters(request: Request, me: Principal) -> tuple[service.Filters, dict[str, str]]:
+    """Filters from the query string (unknown values ignored) and the normalised query."""
+    p = request.query_params
+    query = {
+        "status": p.get("status") if p.get("status") in lifecycle.STATUSES else "",
+        "department": (p.get("department") or "")[:40],
+        "kind": p.get("kind") if p.get("kind") in KINDS else "",
+        "commune": (p.get("commune") or "").strip()[:200],
+        "overdue": p.get("overdue") if p.get("overdue") in ("1", "0") else "",
+        "needs_routing": p.get("needs_routing") if p.get("needs_routing") in ("1", "0") else "",
+        "q": (p.get("q") or "").strip()[:200],
+    }
+    filters = service.Filters(
+        status=query["status"] or None, department=query["department"] or None,
+        departments=_visibility(me), kind=query["kind"] or None,
+        commune=query["commune"] or None, overdue=_yes_no(query["overdue"]),
+        needs_routing=_yes_no(query["needs_routing"]), text=query["q"] or None,
+        order="due" if p.get("order") == "due" else "newest",
+    )
+    return filters, {k: v for k, v in query.items() if v}
+
+
+def _department_names(session: Session) -> dict[str, str]:
+    return {d.code: d.name for d in departments.list_departments(session)}
+
+
+@router.get("")
+def inbox(request: Request, me: Viewer, session: DbSession):
+    filters, query = list_filters(request, me)
+    raw = request.query_params.get("page") or "1"
+    page = max(1, min(int(raw) if raw.isdigit() else 1, 100_000))
+    filters.limit, filters.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
+    items, total, counts = service.list_items(session, filters=filters)
+    names = _department_names(session)
+    if me.role == "liaison":
+        names = {k: v for k, v in names.items() if k == me.department}
+    return render(
+        request, "list.html", items=items, total=total, counts=counts, query=query,
+        page=page, pages=max(1, ceil(total / PAGE_SIZE)), departments=names,
+        overdue={i.id for i in items if service.is_overdue(i)},
+        export_url="/inbox/export.csv" + (f"?{urlencode(query)}" if query else ""),
+    )
+
+
+@router.get("/export.csv")
+def export_csv(request: Request, me: Viewer, session: DbSession):
+    filters, query = list_filters(request, me)
+    filters.limit = EXPORT_LIMIT
+    items, total, _ = service.list_items(session, filters=filters)
+    body = export.to_csv(items, _department_names(session))
+    audit(session, actor=me.actor, action="feedback.export", target="inbox",
+          details={"filters": query, "rows": len(items)})
+    session.commit()
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="phan-anh.csv"',
+        "Cache-Control": "no-store",
+    })
+
+
+# --- one item ---------------------------------------------------------------------------------
+
+def visible_item(session: Session, me: Principal, code: str) -> FeedbackItem:
+    """The item, or a 404 page (also for another department's item seen by a liaison)."""
+    try:
+        item = service.get_by_code(session, code=code)
+    except NotFound as exc:
+        raise PageError(404, exc.message) from exc
+    if not me.sees(item.department_code):
+        raise PageError(404, f"Không tìm thấy phản ánh có mã {item.tracking_code}.")
+    return item
+
+
+def _article_table(request: Request) -> dict[tuple[str, str], dict]:
+    """(law id, article id) -> the whole article (its passages joined), built once."""
+    table = getattr(request.app.state, "inbox_articles", None)
+    searcher = request.app.state.searcher
+    if table is None and searcher is not None:
+        table = {}
+        for p in searcher.passages:  # an article's passages are consecutive, in order
+            key = (p.doc_id, str(p.article_id))
+            if key in table:
+                table[key]["text"] += "\n" + p.text
+            else:
+                table[key] = {"citation": f"Điều {p.article_id} {p.doc_title}",
+                              "title": p.article_title, "text": p.text}
+        request.app.state.inbox_articles = table
+    return table or {}
+
+
+def cited_passages(request: Request, citations: list[dict]) -> list[dict]:
+    """Each citation with its article text when the search index is loaded."""
+    table = _article_table(request)
+    out = []
+    for c in citations:
+        law, article = c.get("law_id"), str(c.get("article_id"))
+        out.append(table.get((law, article))
+                   or {"citation": f"Điều {article} {law}", "title": None, "text": None})
+    return out
+
+
+@router.get("/items/{code}")
+def item_page(request: Request, code: str, me: Viewer, session: DbSession):
+    item = visible_item(session, me, code)
+    names = _department_names(session)
+    targets = names if me.role != "liaison" else {
+        departments.CENTRAL: names.get(departments.CENTRAL, departments.CENTRAL)}
+    return render(
+        request, "item.html", item=item, departments=names, route_targets=targets,
+        overdue=service.is_overdue(item), merged_into=service.merged_into_code(session, item),
+        passages=cited_passages(request, item.citations),
+        next_statuses=[s for s in lifecycle.next_statuses(item.status) if s != "merged"],
+        can_reroute=item.status in lifecycle.OPEN, can_reply=item.status not in
+        ("new", "rejected", "merged"), similar=similar_items(session, item=item),
+    )
+
+
+def act(request: Request, session: Session, me: Principal, code: str,
+        change: Callable[[FeedbackItem], str]):
+    """Apply one change, commit, flash its message (or the domain error) and go back."""
+    item = visible_item(session, me, code)
+    back = f"/inbox/items/{item.tracking_code}"
+    try:
+        message = change(item)
+        session.commit()
+        session_of(request).flash(message)
+    except DomainError as exc:
+        session.rollback()
+        session_of(request).flash(exc.message, "error")
+    return redirect(back)
+
+
+@router.post("/items/{code}/route")
+def reroute(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    def change(item: FeedbackItem) -> str:
+        target = (form.get("department") or "").strip()
+        if me.role == "liaison" and target != departments.CENTRAL:
+            raise Forbidden("Đầu mối chỉ có thể trả phản ánh về Văn phòng UBND tỉnh "
+                            "để phân loại lại.")
+        reason = clean(form.get("reason"), limit=MAX_REASON,
+                       required="Hãy ghi lý do chuyển cơ quan.")
+        flows.assign(session, item=item, department=target, actor=me.actor,
+                     public_url=request.app.state.settings.public_url, reason=reason)
+        return f"Đã chuyển đến {departments.get_department(session, code=target).name}."
+
+    return act(request, session, me, code, change)
+
+
+@router.post("/items/{code}/status")
+def set_status(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    def change(item: FeedbackItem) -> str:
+        status = form.get("status") or ""
+        if status == "merged" or status not in lifecycle.STATUSES:
+            raise Invalid("Hãy chọn một trạng thái hợp lệ.")
+        service.change_status(session, item=item, status=status, actor=me.actor,
+                              reason=clean(form.get("reason"), limit=MAX_REASON))
+        return f"Đã chuyển trạng thái sang “{lifecycle.LABELS[status]}”."
+
+    return act(request, session, me, code, change)
+
+
+@router.post("/items/{code}/reply")
+def reply(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    def change(item: FeedbackItem) -> str:
+        text = clean(form.get("text"), limit=MAX_TEXT, required="Nội dung trả lời đang trống.")
+        flows.reply(session, item=item, text=text, actor=me.actor)
+        return "Đã gửi trả lời cho người dân."
+
+    return act(request, session, me, code, change)
+
+
+@router.post("/items/{code}/note")
+def note(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    def change(item: FeedbackItem) -> str:
+        text = clean(form.get("text"), limit=MAX_TEXT, required="Ghi chú đang trống.")
+        service.add_note(session, item=item, text=text, actor=me.actor)
+        return "Đã thêm ghi chú nội bộ."
+
+    return act(request, session, me, code, change)
+
+
+@router.post("/items/{code}/merge")
+def merge(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    def change(item: FeedbackItem) -> str:
+        target = (form.get("into") or "").strip()[:20]
+        if not target:
+            raise Invalid("Hãy nhập mã phản ánh gốc để gộp vào.")
+        into = service.get_by_code(session, code=target)
+        if not me.sees(into.department_code):
+            raise NotFound(f"Không tìm thấy phản ánh có mã {into.tracking_code}.")
+        service.merge(session, item=item, into=into, actor=me.actor,
+                      reason=clean(form.get("reason"), limit=MAX_REASON))
+        return f"Đã gộp vào {into.tracking_code}."
+
+    return act(request, session, me, code, change)
+
+
+@router.post("/items/{code}/priority")
+def priority(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    def change(item: FeedbackItem) -> str:
+        value = form.get("priority") or ""
+        if value not in PRIORITIES:
+            raise Invalid("Mức ưu tiên không hợp lệ.")
+        service.set_priority(session, item=item, priority=value, actor=me.actor)
+        return f"Mức ưu tiên: {PRIORITIES[value]}."
+
+    return act(request, session, me, code, change)

@@ -1,0 +1,1 @@
+"""Side effects through an outbox: liaison email, webhooks, replies to citizens."""

@@ -1,0 +1,128 @@
+"""Enqueue side effects in the caller's transaction (transactional outbox), idempotently.
+
+Each ``enqueue_*`` function adds an ``OutboxMessage`` to the caller's session and flushes it, so
+the message commits or rolls back together with the change that caused it. The worker
+(``feedback_api.notify.worker``) delivers it later. Enqueueing a ``dedupe_key`` that already
+exists returns the existing row: the same logical message is never queued twice, even when two
+transactions race (the loser's INSERT fails on the unique key inside a SAVEPOINT and it reads the
+winner's row instead).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from feedback_api.db import utcnow
+from feedback_api.notify.orm import OutboxMessage
+
+EMAIL = "email"
+WEBHOOK = "webhook"
+CITIZEN_REPLY = "citizen_reply"
+OPEN_STATUSES = ("pending", "sending")
+MAX_DEDUPE_KEY = 200
+
+
+def enqueue_email(
+    session: Session, *, to: str, subject: str, body: str, dedupe_key: str
+) -> OutboxMessage:
+    """Queue a plain-text email to one recipient."""
+    _require_single_line(to=to, subject=subject)
+    if "@" not in to or "," in to or " " in to.strip():
+        raise ValueError("to must be one email address")
+    payload = {"to": to.strip(), "subject": subject, "body": body}
+    return _enqueue(session, kind=EMAIL, payload=payload, dedupe_key=dedupe_key)
+
+
+def enqueue_webhook(
+    session: Session, *, url: str, event: str, data: dict, dedupe_key: str
+) -> OutboxMessage:
+    """Queue a signed JSON POST of ``{"event", "id", "data"}`` to an http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("webhook url must be an absolute http(s) URL")
+    _require_single_line(event=event)
+    payload = {"url": url, "event": event, "data": data}
+    return _enqueue(session, kind=WEBHOOK, payload=payload, dedupe_key=dedupe_key)
+
+
+def enqueue_citizen_reply(
+    session: Session,
+    *,
+    channel: str,
+    sender_id: str,
+    text: str,
+    tracking_code: str,
+    dedupe_key: str,
+) -> OutboxMessage:
+    """Queue a reply to a citizen over the channel they wrote from (web, api, zalo, ...)."""
+    if not channel or not sender_id:
+        raise ValueError("channel and sender_id are required")
+    if not text.strip():
+        raise ValueError("reply text is empty")
+    payload = {
+        "channel": channel,
+        "sender_id": sender_id,
+        "text": text,
+        "tracking_code": tracking_code,
+    }
+    return _enqueue(session, kind=CITIZEN_REPLY, payload=payload, dedupe_key=dedupe_key)
+
+
+def pending_count(session: Session) -> int:
+    """How many messages are not yet delivered (pending or being sent)."""
+    stmt = select(func.count()).select_from(OutboxMessage)
+    return session.scalar(stmt.where(OutboxMessage.status.in_(OPEN_STATUSES))) or 0
+
+
+def messages_for(session: Session, *, dedupe_prefix: str) -> list[OutboxMessage]:
+    """Messages whose dedupe key starts with ``dedupe_prefix`` (e.g. one item's), oldest first."""
+    stmt = (
+        select(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.startswith(dedupe_prefix, autoescape=True))
+        .order_by(OutboxMessage.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def _enqueue(session: Session, *, kind: str, payload: dict, dedupe_key: str) -> OutboxMessage:
+    if not dedupe_key or len(dedupe_key) > MAX_DEDUPE_KEY:
+        raise ValueError(f"dedupe_key must be 1-{MAX_DEDUPE_KEY} characters")
+    existing = _by_key(session, dedupe_key)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    message = OutboxMessage(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        payload=payload,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    try:
+        # A SAVEPOINT, so losing a race on the unique key keeps the caller's transaction usable.
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        existing = _by_key(session, dedupe_key)
+        if existing is None:  # the conflict was not on dedupe_key
+            raise
+        return existing
+    return message
+
+
+def _by_key(session: Session, dedupe_key: str) -> OutboxMessage | None:
+    stmt = select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+    return session.scalars(stmt).one_or_none()
+
+
+def _require_single_line(**fields: str) -> None:
+    """Header-like fields must not contain line breaks (header injection)."""
+    for name, value in fields.items():
+        if not value or "\n" in value or "\r" in value:
+            raise ValueError(f"{name} must be a non-empty single line")
