@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import random
 import secrets
 import statistics
 import sys
@@ -44,11 +45,23 @@ def _pg_database() -> tuple[str, callable]:
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
 
 
-def _client(port: int, token: str, texts: list[str], stop: threading.Event, out: list) -> None:
+def _client(
+    port: int, token: str, texts: list[str], stop: threading.Event, out: list, interval: float
+) -> None:
+    """One client; with ``interval`` > 0 it sends on a fixed schedule (open loop) and latency
+    counts from the scheduled time, so a slow server cannot hide its queueing."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     i = 0
+    next_at = time.perf_counter() + random.uniform(0, interval)
     while not stop.is_set():
+        if interval:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            scheduled, next_at = next_at, next_at + interval
+        else:
+            scheduled = time.perf_counter()
         key = f"bench-{secrets.token_hex(8)}"
         body = json.dumps(
             {
@@ -61,7 +74,7 @@ def _client(port: int, token: str, texts: list[str], stop: threading.Event, out:
             }
         )
         i += 1
-        start = time.perf_counter()
+        start = scheduled
         try:
             conn.request("POST", "/api/v1/feedback", body, headers)
             resp = conn.getresponse()
@@ -73,6 +86,22 @@ def _client(port: int, token: str, texts: list[str], stop: threading.Event, out:
             status, payload = 0, {}
         out.append((time.perf_counter() - start, status, key, payload.get("tracking_code"), body))
     conn.close()
+
+
+def _warm_up(api, token: str, timeout: float = 180) -> None:
+    """Wait until the worker process has loaded its model and routes items."""
+    body = {
+        "kind": "complaint",
+        "channel": "api",
+        "text": "Đường vào xã bị sạt lở",
+        "idempotency_key": f"warmup-{secrets.token_hex(6)}",
+    }
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, out = api.request("POST", "/api/v1/feedback?wait=10", body, token=token)
+        if status in (200, 201) and out.get("routing") == "done":
+            return
+    raise RuntimeError("the worker did not route the warm-up item")
 
 
 def _resend(port: int, token: str, sample: list) -> int:
@@ -94,8 +123,9 @@ def _count(db_url: str) -> tuple[int, int]:
 
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        items = conn.execute(text("SELECT count(*) FROM feedback_item")).scalar()
-        distinct = conn.execute(text("SELECT count(DISTINCT idempotency_key) FROM feedback_item"))
+        mine = "FROM feedback_item WHERE idempotency_key LIKE 'bench-%'"
+        items = conn.execute(text(f"SELECT count(*) {mine}")).scalar()
+        distinct = conn.execute(text(f"SELECT count(DISTINCT idempotency_key) {mine}"))
         result = items, distinct.scalar()
     engine.dispose()
     return result
@@ -122,7 +152,7 @@ def _created_at(db_url: str) -> dict[str, float]:
     return out
 
 
-def run(backend: str, seconds: float, clients: int, drain_timeout: float) -> dict:
+def run(backend: str, seconds: float, clients: int, drain_timeout: float, rate: float) -> dict:
     import tempfile
 
     from benchmarks.common import REPO as _  # noqa: F401
@@ -143,13 +173,16 @@ def run(backend: str, seconds: float, clients: int, drain_timeout: float) -> dic
                 received.setdefault(word, time.time())
         return False
 
-    env = service_env(db_url, model_dir, smtp.port, CAUNOI_LOAD_SEARCH="1")
+    env = service_env(db_url, model_dir, smtp.port, CAUNOI_LOAD_SEARCH="1", CAUNOI_API_WORKERS="2")
     api = Api(env)
     try:
         token = cli("token", "create", "--role", "service", "--name", "bench", env=env)
+        _warm_up(api, token)
         stop, results, threads = threading.Event(), [], []
         for _ in range(clients):
-            t = threading.Thread(target=_client, args=(api.port, token, texts, stop, results))
+            interval = clients / rate if rate else 0.0
+            args = (api.port, token, texts, stop, results, interval)
+            t = threading.Thread(target=_client, args=args)
             threads.append(t)
         began = time.time()
         for t in threads:
@@ -176,6 +209,7 @@ def run(backend: str, seconds: float, clients: int, drain_timeout: float) -> dic
         return {
             "backend": backend,
             "clients": clients,
+            "target_per_s": rate or "max",
             "seconds": round(elapsed, 1),
             "submitted": len(results),
             "created_201": len(ok),
@@ -204,9 +238,15 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--drain-timeout", type=float, default=900)
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=150,
+        help="aggregate submissions/s the clients aim for; 0 = as fast as possible",
+    )
     args = p.parse_args()
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
-    rows = [run(b, args.seconds, args.clients, args.drain_timeout) for b in backends]
+    rows = [run(b, args.seconds, args.clients, args.drain_timeout, args.rate) for b in backends]
     publish("intake", rows)
 
 

@@ -35,56 +35,54 @@ def _bootstrap_admin() -> None:
 def _serve(args) -> int:
     import uvicorn
 
-    from feedback_api.main import create_app
+    from feedback_api.migrate import migrate_and_seed
+    from feedback_api.settings import Settings
 
+    settings = Settings.from_env()
+    migrate_and_seed(settings.database_url)  # once, before any process starts
     if args.bootstrap_admin:
         _bootstrap_admin()
+    mailbox = None
+    if settings.dev_mailbox:
+        from feedback_api.notify.devmail import start_dev_mailbox
 
+        mailbox = start_dev_mailbox(settings.smtp_host, settings.smtp_port, settings.mail_dir)
+    # The API processes only answer requests; background work has its own process.
+    os.environ.update(CAUNOI_RUN_WORKER="0", CAUNOI_DEV_MAILBOX="0", CAUNOI_MIGRATE_ON_START="0")
+    worker = None
+    if settings.run_worker and not args.no_worker:
+        # Routing (the e5 encoder) runs in its own, lower-priority process: sharing the API's
+        # interpreter lock with it doubled intake latency under load.
+        from feedback_api.worker import spawn_worker_process
+
+        worker = spawn_worker_process()
+    workers = args.workers or settings.api_workers
     print(f"Cầu Nối đang chạy: http://{args.host}:{args.port}/docs · hộp thư: /inbox", flush=True)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(
+            "feedback_api.main:create_app",
+            factory=True,
+            workers=workers if workers > 1 else None,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+        )
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except Exception:  # noqa: BLE001 - it is going away either way
+                worker.kill()
+        if mailbox is not None:
+            mailbox.stop()
     return 0
 
 
 def _worker(args) -> int:
-    import logging
+    from feedback_api.worker import run_worker_process
 
-    from feedback_api.db import Database
-    from feedback_api.main import RouterHolder, citation_departments_from
-    from feedback_api.migrate import migrate_and_seed
-    from feedback_api.settings import Settings
-    from feedback_api.worker import Background
-
-    logging.basicConfig(level=logging.INFO)
-    settings = Settings.from_env(run_worker=True)
-    migrate_and_seed(settings.database_url)
-
-    class _App:  # the little of app.state the router holder needs
-        class state:  # noqa: N801
-            pass
-
-    app = _App()
-    app.state.settings, app.state.db = settings, Database(settings.database_url)
-    app.state.searcher = None
-    if settings.load_search and (settings.index_dir / "manifest.json").exists():
-        from knowledge.search import Searcher
-
-        app.state.searcher = Searcher(settings.index_dir, model_dir=settings.model_dir)
-    owners = citation_departments_from(app.state.searcher)
-    background = Background(
-        app.state.db,
-        settings,
-        router=RouterHolder(app),
-        cited_departments=lambda cs: sorted(
-            {owners[c["law_id"]] for c in cs if c.get("law_id") in owners}
-        ),
-    ).start()
-    print("Bộ xử lý nền đang chạy (định tuyến, nhắc quá hạn, gửi thông báo). Ctrl+C để dừng.")
-    try:
-        while True:
-            background._stop.wait(1.0)
-    except KeyboardInterrupt:
-        background.stop()
-    return 0
+    return run_worker_process()
 
 
 def _migrate(args) -> int:
@@ -151,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="tạo tài khoản admin nếu chưa có tài khoản nào (lần chạy đầu)",
     )
+    s.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="không chạy bộ xử lý nền (chạy riêng: python -m feedback_api worker)",
+    )
+    s.add_argument("--workers", type=int, help="số tiến trình API (mặc định 2)")
     s.set_defaults(func=_serve)
     sub.add_parser("worker", help="chỉ chạy bộ xử lý nền").set_defaults(func=_worker)
     sub.add_parser("migrate", help="cập nhật cấu trúc cơ sở dữ liệu").set_defaults(func=_migrate)

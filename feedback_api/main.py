@@ -25,6 +25,7 @@ FRAMEWORK_MESSAGES = {
     "Not Found": "Không tìm thấy địa chỉ này.",
     "Method Not Allowed": "Địa chỉ này không hỗ trợ phương thức này.",
 }
+DRAIN_LIMIT = 20_000_000  # larger bodies get the 413 without being read
 MAX_BODY = 1_000_000  # bytes; feedback text is capped at 5,000 characters anyway
 JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash
 
@@ -32,8 +33,8 @@ JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an esc
 class RouterHolder:
     """Builds the department router on first use and again after admins edit departments."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, db: Database, settings: Settings, searcher) -> None:
+        self.db, self.settings, self.searcher = db, settings, searcher
         self._router = None
         self._lock = threading.Lock()
 
@@ -51,19 +52,28 @@ class RouterHolder:
         from feedback_api.departments import service as departments
         from feedback_api.departments.routing import DepartmentProfile, Router, load_examples
 
-        state = self.app.state
-        with state.db.session() as session:
-            profiles = [DepartmentProfile(code=d.code, name=d.name, mandate=d.mandate)
-                        for d in departments.list_departments(session)]
-        searcher = state.searcher
+        with self.db.session() as session:
+            profiles = [
+                DepartmentProfile(code=d.code, name=d.name, mandate=d.mandate)
+                for d in departments.list_departments(session)
+            ]
+        searcher = self.searcher
         if searcher is not None:
             encoder = searcher.encoder
             restore = lambda text: searcher.interpret(text).restored  # noqa: E731
         else:
             from knowledge.dense import Encoder
 
-            encoder, restore = Encoder(state.settings.model_dir), None
+            encoder, restore = Encoder(self.settings.model_dir), None
         return Router(profiles, encoder=encoder, examples=load_examples(), restore=restore)
+
+
+def cited_departments_fn(searcher):
+    """A function: citations [{law_id, article_id}] -> owning department codes."""
+    owners = citation_departments_from(searcher)
+    return lambda citations: sorted(
+        {owners[c["law_id"]] for c in citations if c.get("law_id") in owners}
+    )
 
 
 def citation_departments_from(searcher) -> dict[str, str]:
@@ -80,7 +90,8 @@ def _start(app: FastAPI, settings: Settings) -> None:
     from feedback_api.departments.routing import is_formal_complaint
     from feedback_api.migrate import migrate_and_seed
 
-    migrate_and_seed(settings.database_url)
+    if settings.migrate_on_start:
+        migrate_and_seed(settings.database_url)
     state = app.state
     state.db = Database(settings.database_url)
     state.calendar = WorkCalendar.load(settings.holidays_file)
@@ -90,11 +101,8 @@ def _start(app: FastAPI, settings: Settings) -> None:
         from knowledge.search import Searcher
 
         state.searcher = Searcher(settings.index_dir, model_dir=settings.model_dir)
-    owners = citation_departments_from(state.searcher)
-    state.cited_departments = lambda citations: sorted(
-        {owners[c["law_id"]] for c in citations if c.get("law_id") in owners}
-    )
-    holder = RouterHolder(app)
+    state.cited_departments = cited_departments_fn(state.searcher)
+    holder = RouterHolder(state.db, settings, state.searcher)
     state.router, state.refresh_router = holder, holder.refresh
     state.worker = None
     state.wake_worker = lambda: None
@@ -192,6 +200,10 @@ def _errors(app: FastAPI) -> None:
     async def limit_body(request: Request, call_next):
         size = request.headers.get("content-length")
         if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
+            if size.isdigit() and int(size) <= DRAIN_LIMIT:
+                # Read and drop the body, so the client sees the 413 rather than a reset.
+                async for _ in request.stream():
+                    pass
             return JSONResponse(status_code=413, content={"detail": "Nội dung gửi lên quá lớn."})
         body = b""
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):

@@ -39,6 +39,10 @@ class Settings:
         default_factory=lambda: {"complaint": 10, "proposal": 15, "question": 5}
     )
     holidays_file: Path | None = None
+    # Schema upgrade at start (the serve command does it once, then starts its processes).
+    migrate_on_start: bool = True
+    # API processes: each holds its own copy of the search index (about 0.9 GB).
+    api_workers: int = 2
     # Search is optional for the feedback service (tests of the store run without an index).
     load_search: bool = True
 
@@ -67,6 +71,8 @@ class Settings:
                 values[attr] = env[name]
         if "CAUNOI_SMTP_PORT" in env:
             values["smtp_port"] = int(env["CAUNOI_SMTP_PORT"])
+        if "CAUNOI_API_WORKERS" in env:
+            values["api_workers"] = max(1, int(env["CAUNOI_API_WORKERS"]))
         if "CAUNOI_WORKER_INTERVAL" in env:
             values["worker_interval"] = float(env["CAUNOI_WORKER_INTERVAL"])
         if "CAUNOI_HOLIDAYS_FILE" in env:
@@ -75,6 +81,7 @@ class Settings:
             "CAUNOI_RUN_WORKER": "run_worker",
             "CAUNOI_LOAD_SEARCH": "load_search",
             "CAUNOI_DEV_MAILBOX": "dev_mailbox",
+            "CAUNOI_MIGRATE_ON_START": "migrate_on_start",
         }
         for name, attr in flags.items():
             if name in env:

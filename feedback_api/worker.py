@@ -6,19 +6,23 @@ worker``) in production, where several workers share the load through SKIP LOCKE
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedback_api.db import Database
+from feedback_api.departments.orm import Department
 from feedback_api.feedback import flows
 from feedback_api.notify.worker import Worker, default_senders
 from feedback_api.settings import Settings
 
 log = logging.getLogger("feedback_api.worker")
 ROUTING_BATCH = 32
+ROUTING_NICE = 10
 
 
 class Background:
@@ -45,30 +49,47 @@ class Background:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._departments_version = None
 
     def escalate(self, session: Session, now: datetime) -> int:
         return flows.escalate_overdue(session, now, public_url=self.settings.public_url)
 
+    def _refresh_if_departments_changed(self) -> None:
+        """Admins edit mandates in the API process; this process's router must follow."""
+        with self.database.session() as session:
+            version = session.scalar(select(func.max(Department.updated_at)))
+        if self._departments_version is not None and version != self._departments_version:
+            refresh = getattr(self.router, "refresh", None)
+            if refresh is not None:
+                refresh()
+        self._departments_version = version
+
     def route_all(self) -> int:
         """Route every item still ``new``; returns how many."""
+        self._refresh_if_departments_changed()
         total = 0
         while not self._stop.is_set():
-            with self.database.session() as session:
-                n = flows.route_pending(
-                    session,
-                    router=self.router(),
-                    cited_departments=self.cited_departments,
-                    public_url=self.settings.public_url,
-                    limit=ROUTING_BATCH,
-                )
+            n = flows.route_pending(
+                self.database,
+                router=self.router(),
+                cited_departments=self.cited_departments,
+                public_url=self.settings.public_url,
+                limit=ROUTING_BATCH,
+            )
             total += n
             if n < ROUTING_BATCH:
                 break
         return total
 
     def _route_loop(self) -> None:
+        # Routing may lag; intake must not. On Linux a thread is a task with its own nice
+        # value, so the encoder yields the cores to request handling under load.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ROUTING_NICE)
+        except (AttributeError, OSError):
+            pass
         while not self._stop.is_set():
-            self._wake.wait(self.settings.worker_interval * 4)
+            self._wake.wait(self.settings.worker_interval)
             self._wake.clear()
             try:
                 self.route_all()
@@ -93,6 +114,59 @@ class Background:
         self._outbox_stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+
+
+def run_worker_process() -> int:
+    """``python -m feedback_api worker``: routing, escalation and the outbox until SIGTERM."""
+    import signal
+
+    from feedback_api.main import RouterHolder, cited_departments_fn
+    from feedback_api.migrate import migrate_and_seed
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env(run_worker=True)
+    if settings.migrate_on_start:
+        migrate_and_seed(settings.database_url)
+    database = Database(settings.database_url)
+    searcher = None
+    if settings.load_search and (settings.index_dir / "manifest.json").exists():
+        from knowledge.search import Searcher
+
+        searcher = Searcher(settings.index_dir, model_dir=settings.model_dir)
+    holder = RouterHolder(database, settings, searcher)
+    background = Background(
+        database, settings, router=holder, cited_departments=cited_departments_fn(searcher)
+    )
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    holder()  # build the router before taking work
+    background.start()
+    log.info("worker ready")
+    stopped.wait()
+    background.stop()
+    database.dispose()
+    return 0
+
+
+def spawn_worker_process():
+    """Start ``python -m feedback_api worker`` as a child that dies with its parent."""
+    import signal
+    import subprocess
+    import sys
+
+    def _child() -> None:
+        os.nice(ROUTING_NICE)
+        try:  # Linux: SIGTERM the worker if the API process dies, even by SIGKILL
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "feedback_api", "worker"], preexec_fn=_child
+    )
 
 
 def start_worker(app) -> Background:

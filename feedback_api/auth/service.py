@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -60,11 +61,25 @@ def create_token(session: Session, *, name: str, role: str) -> str:
     return secret
 
 
+_TOKEN_TTL = 30.0  # seconds a verified token is trusted without asking the database again
+_token_cache: dict[str, tuple[Principal, float]] = {}
+
+
 def principal_for_token(session: Session, *, token: str) -> Principal | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    """The token's principal; valid tokens are cached briefly (the bot calls on every turn)."""
+    digest = _digest(token)
+    cached = _token_cache.get(digest)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     if row is None or row.revoked_at is not None:
+        _token_cache.pop(digest, None)
         return None
-    return Principal(kind="token", name=row.name, role=row.role)
+    principal = Principal(kind="token", name=row.name, role=row.role)
+    if len(_token_cache) > 10_000:
+        _token_cache.clear()
+    _token_cache[digest] = (principal, time.monotonic() + _TOKEN_TTL)
+    return principal
 
 
 def create_user(

@@ -212,10 +212,14 @@ class Router:
         """Seed departments, shipped examples and keywords, tuned weights and threshold."""
         return cls(seed_profiles(), encoder=encoder, examples=load_examples(), restore=restore)
 
-    def features(self, text: str) -> Features:
+    def features(
+        self, text: str, *, restored: str | None = None, vec: np.ndarray | None = None
+    ) -> Features:
         """Per-department text features (the restored text when a restorer is given)."""
-        restored = self.restore(text) if self.restore else text
-        vec = self.encoder.encode_query(restored)[0]
+        if restored is None:
+            restored = self.restore(text) if self.restore else text
+        if vec is None:
+            vec = self.encoder.encode_query(restored)[0]
         n = len(self.codes)
         knn = self._nearest(self.example_vecs @ vec, self.example_dept)
         lexical = np.zeros(n, np.float32)
@@ -244,12 +248,32 @@ class Router:
         keyword = w.lexical * f.lexical + w.keywords * f.keywords
         return semantic + keyword, semantic, keyword
 
-    def route(self, text: str, *, cited_departments: Sequence[str] = ()) -> RoutingDecision:
+    def route_many(
+        self, texts: Sequence[str], cited: Sequence[Sequence[str]] | None = None
+    ) -> list[RoutingDecision]:
+        """Route a batch: one batched encoding instead of one per text (the worker's path)."""
+        cited = cited or [()] * len(texts)
+        normalized = [normalize(t) for t in texts]
+        restored = [self.restore(t) if self.restore else t for t in normalized]
+        vecs = _encode(self.encoder, restored) if texts else np.zeros((0, self.encoder.dim))
+        return [
+            self.route(t, cited_departments=c, _restored=r, _vec=v)
+            for t, c, r, v in zip(normalized, cited, restored, vecs, strict=True)
+        ]
+
+    def route(
+        self,
+        text: str,
+        *,
+        cited_departments: Sequence[str] = (),
+        _restored: str | None = None,
+        _vec: np.ndarray | None = None,
+    ) -> RoutingDecision:
         """Decide the department of one feedback item."""
         text = normalize(text)
         if not any(ch.isalpha() for ch in text):
             return self._triage_only()
-        f = self.features(text)
+        f = self.features(text, restored=_restored, vec=_vec)
         total, semantic, keyword = self.logits(f)
         cited = [self.codes.index(c) for c in dict.fromkeys(cited_departments) if c in self.codes]
         total[cited] += CITATION_BONUS

@@ -127,16 +127,10 @@ def assign(
     return item
 
 
-def route_with(
-    session: Session,
-    *,
-    item: FeedbackItem,
-    router,
-    cited_departments: Sequence[str],
-    public_url: str,
+def apply_decision(
+    session: Session, *, item: FeedbackItem, decision, public_url: str
 ) -> FeedbackItem:
-    """Ask the router and apply its decision (central triage when it is not confident)."""
-    decision = router.route(item.text, cited_departments=cited_departments)
+    """Apply a router decision (central triage when it is not confident)."""
     alternatives = [
         {"department": a.department, "score": round(a.score, 4)} for a in decision.alternatives
     ]
@@ -158,29 +152,43 @@ def route_with(
     )
 
 
+def pending_routing(session: Session, *, limit: int = 32) -> list[tuple[int, str, list]]:
+    """(id, text, citations) of items still ``new``, oldest first."""
+    query = select(FeedbackItem.id, FeedbackItem.text, FeedbackItem.citations)
+    query = query.where(FeedbackItem.status == "new").order_by(FeedbackItem.id).limit(limit)
+    return [tuple(row) for row in session.execute(query)]
+
+
 def route_pending(
-    session: Session,
+    database,
     *,
     router,
     cited_departments: Callable[[list[dict]], list[str]],
     public_url: str,
     limit: int = 32,
 ) -> int:
-    """Route items still ``new`` (the worker calls this); PostgreSQL workers skip locked rows."""
-    query = select(FeedbackItem).where(FeedbackItem.status == "new").order_by(FeedbackItem.id)
-    query = query.limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    items = list(session.scalars(query))
-    for item in items:
-        route_with(
-            session,
-            item=item,
-            router=router,
-            cited_departments=cited_departments(item.citations),
-            public_url=public_url,
-        )
-    return len(items)
+    """Route a batch of ``new`` items; returns how many were routed.
+
+    The router runs between two short transactions, so intake is never blocked behind the
+    encoder (SQLite has one writer); an item another worker routed meanwhile is skipped.
+    """
+    with database.session() as session:
+        batch = pending_routing(session, limit=limit)
+    if not batch:
+        return 0
+    decisions = router.route_many(
+        [text for _, text, _ in batch], [cited_departments(c or []) for _, _, c in batch]
+    )
+    with database.session() as session:
+        for (item_id, _, _), decision in zip(batch, decisions, strict=True):
+            query = select(FeedbackItem).where(FeedbackItem.id == item_id)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            item = session.scalar(query)
+            if item is None or item.status != "new":
+                continue
+            apply_decision(session, item=item, decision=decision, public_url=public_url)
+    return len(batch)
 
 
 def reply(session: Session, *, item: FeedbackItem, text: str, actor: str) -> FeedbackItem:

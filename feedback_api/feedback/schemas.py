@@ -26,9 +26,9 @@ class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Short | None = None
     # The schema states what is enforced: a plausible phone number (or nothing), and consent.
-    phone: Annotated[
-        str, StringConstraints(max_length=30, pattern=r"^(\+?[0-9][0-9 .-]{7,18}[0-9])?$")
-    ] | None = None
+    phone: Annotated[str, StringConstraints(
+        strip_whitespace=True, max_length=30, pattern=r"^\s*(\+?[0-9][0-9 .-]{7,18}[0-9])?\s*$"
+    )] | None = None
     consent: bool = Field(json_schema_extra={"const": True})
 
     @field_validator("phone")

@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback_api.auth.service import Principal
@@ -36,8 +37,9 @@ router = APIRouter(prefix="/api/v1", tags=["feedback"])
 
 
 def _dept_name(session: Session, code: str | None) -> str | None:
-    dept = session.get(Department, code) if code else None
-    return dept.name if dept else None
+    if not code:
+        return None
+    return session.scalar(select(Department.name).where(Department.code == code))
 
 
 def _visible(principal: Principal, item: FeedbackItem) -> FeedbackItem:

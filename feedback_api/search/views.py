@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from feedback_api.feedback.schemas import error_responses
+
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
@@ -29,10 +31,13 @@ class SearchPublic(BaseModel):
     hits: list[HitPublic]
 
 
-@router.get("/search", response_model=SearchPublic, summary="Tìm điều luật trả lời câu hỏi")
+@router.get("/search", response_model=SearchPublic, responses=error_responses(503),
+            summary="Tìm điều luật trả lời câu hỏi")
 def search(
     request: Request,
-    q: Annotated[str, Query(description="Câu hỏi của người dân")],
+    # The schema says what the checks below enforce: some non-space text, at most the default
+    # Settings.max_query_chars (a deployment may lower it; the check below still applies).
+    q: Annotated[str, Query(description="Câu hỏi của người dân", max_length=1000, pattern=r"\S")],
     k: Annotated[int, Query(ge=1, le=20, description="Số kết quả")] = 5,
 ) -> SearchPublic:
     settings = request.app.state.settings
@@ -41,7 +46,12 @@ def search(
         raise HTTPException(422, "Câu hỏi đang trống. Hãy nhập nội dung cần hỏi.")
     if len(text) > settings.max_query_chars:
         raise HTTPException(422, f"Câu hỏi quá dài (tối đa {settings.max_query_chars} ký tự).")
-    result = request.app.state.searcher.search(text, k)
+    searcher = request.app.state.searcher
+    if searcher is None:  # started with CAUNOI_LOAD_SEARCH=0, or the index is not built yet
+        raise HTTPException(
+            503, "Chức năng tra cứu chính sách đang tạm ngừng. Vui lòng thử lại sau."
+        )
+    result = searcher.search(text, k)
     return SearchPublic(
         query=result.query.original,
         interpreted=result.query.expanded,

@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from email import message_from_bytes, policy
+from pathlib import Path
 
 from tests.conftest import REPO
 from tests.feedback_api.conftest import free_port
@@ -76,17 +78,19 @@ class Api:
         self.env = env
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # Output goes to a file, not a pipe nobody reads (a full pipe would block the server).
+        self.log = tempfile.NamedTemporaryFile(prefix="caunoi-api-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "feedback_api", "serve", "--port", str(self.port)],
             cwd=REPO,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
+                raise RuntimeError(f"server exited: {self.output()}")
             try:
                 if self.request("GET", "/healthz")[0] == 200:
                     return
@@ -123,6 +127,9 @@ class Api:
         except json.JSONDecodeError:
             return status, {"_raw": payload.decode(errors="replace")}
 
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -139,5 +146,6 @@ def service_env(db_url: str, model_dir, smtp_port: int, **extra: str) -> dict:
         "CAUNOI_LOAD_SEARCH": "0",
         "CAUNOI_SMTP_PORT": str(smtp_port),
         "CAUNOI_WORKER_INTERVAL": "0.2",
+        "CAUNOI_API_WORKERS": "1",
         **extra,
     }
