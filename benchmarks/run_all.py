@@ -19,6 +19,8 @@ SCRIPTS = [
     "bm25_params.py",
     "diacritics_bench.py",
     "scale.py",
+    "routing.py",
+    "intake.py",
 ]
 
 if __name__ == "__main__":

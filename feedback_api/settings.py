@@ -71,6 +71,8 @@ class Settings:
                 values[attr] = env[name]
         if "CAUNOI_SMTP_PORT" in env:
             values["smtp_port"] = int(env["CAUNOI_SMTP_PORT"])
+        if "CAUNOI_SERVICE_LEVELS" in env:  # e.g. "complaint=10,proposal=15,question=5"
+            values["service_levels"] = _service_levels(env["CAUNOI_SERVICE_LEVELS"])
         if "CAUNOI_API_WORKERS" in env:
             values["api_workers"] = max(1, int(env["CAUNOI_API_WORKERS"]))
         if "CAUNOI_WORKER_INTERVAL" in env:
@@ -88,6 +90,17 @@ class Settings:
                 values[attr] = env[name].strip().lower() not in {"0", "false", "no", "off"}
         values.update(overrides)
         return cls(**values)
+
+
+def _service_levels(text: str) -> dict[str, int]:
+    """Working days per kind; every kind must be given a positive number."""
+    levels = {}
+    for part in text.split(","):
+        kind, _, days = part.partition("=")
+        levels[kind.strip()] = int(days)
+    if set(levels) != {"complaint", "proposal", "question"} or min(levels.values()) < 1:
+        raise ValueError("CAUNOI_SERVICE_LEVELS cần dạng complaint=10,proposal=15,question=5")
+    return levels
 
 
 def _sqlalchemy_url(url: str) -> str:

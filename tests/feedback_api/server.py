@@ -25,6 +25,7 @@ class SmtpSink:
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
+        self.arrivals: dict[str, float] = {}  # first arrival time per subject (benchmarks)
         self._lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -33,6 +34,7 @@ class SmtpSink:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append((list(envelope.rcpt_tos), msg))
+            self.arrivals.setdefault(str(msg["Subject"]), time.time())
         return "250 OK"
 
     def start(self) -> SmtpSink:

@@ -117,3 +117,20 @@ def test_reply_before_routing_and_merge_into_itself_are_refused(database):
         with pytest.raises(Invalid):
             merge(s, item=item, into=item, actor="test", reason=None)
         s.rollback()
+
+
+def test_service_levels_and_database_url_come_from_the_environment(monkeypatch):
+    from feedback_api.settings import Settings
+
+    monkeypatch.setenv("CAUNOI_SERVICE_LEVELS", "complaint=3,proposal=20,question=2")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
+    settings = Settings.from_env()
+    assert settings.service_levels == {"complaint": 3, "proposal": 20, "question": 2}
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("CAUNOI_SERVICE_LEVELS", "complaint=3")
+    with pytest.raises(ValueError, match="CAUNOI_SERVICE_LEVELS"):
+        Settings.from_env()
+    monkeypatch.delenv("CAUNOI_SERVICE_LEVELS")
+    monkeypatch.setenv("CAUNOI_ENV", "production")
+    with pytest.raises(ValueError, match="CAUNOI_SECRET_KEY"):
+        Settings.from_env()

@@ -171,3 +171,20 @@ def test_quality_on_held_out_test(router):
     assert top1 >= 0.75
     assert coverage >= 0.5
     assert precision >= 0.9
+
+
+def test_batched_routing_decides_like_one_by_one(router):
+    texts = [
+        "Đường lên bản bị sạt lở, xe không đi được",
+        "cho e hoi lam the nao de dang ky thuong tru cho con",
+        "Đề nghị tăng phụ cấp cho giáo viên cắm bản",
+        "Tôi muốn tố cáo cán bộ xã nhũng nhiễu",
+        "xin chào",
+    ]
+    cited = [(), ("cong-an",), (), (), ()]
+    batch = router.route_many(texts, cited)
+    for text, cites, decided in zip(texts, cited, batch, strict=True):
+        alone = router.route(text, cited_departments=cites)
+        assert (decided.department, decided.auto_routed) == (alone.department, alone.auto_routed)
+        assert decided.confidence == pytest.approx(alone.confidence, abs=1e-3)
+    assert router.route_many([]) == []
