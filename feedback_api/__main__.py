@@ -42,11 +42,6 @@ def _serve(args) -> int:
     migrate_and_seed(settings.database_url)  # once, before any process starts
     if args.bootstrap_admin:
         _bootstrap_admin()
-    mailbox = None
-    if settings.dev_mailbox:
-        from feedback_api.notify.devmail import start_dev_mailbox
-
-        mailbox = start_dev_mailbox(settings.smtp_host, settings.smtp_port, settings.mail_dir)
     # The API processes only answer requests; background work has its own process.
     os.environ.update(CAUNOI_RUN_WORKER="0", CAUNOI_DEV_MAILBOX="0", CAUNOI_MIGRATE_ON_START="0")
     worker = None
@@ -56,6 +51,11 @@ def _serve(args) -> int:
         from feedback_api.worker import spawn_worker_process
 
         worker = spawn_worker_process()
+    mailbox = None  # started after the fork above: no threads may run while forking
+    if settings.dev_mailbox:
+        from feedback_api.notify.devmail import start_dev_mailbox
+
+        mailbox = start_dev_mailbox(settings.smtp_host, settings.smtp_port, settings.mail_dir)
     workers = args.workers or settings.api_workers
     print(f"Cầu Nối đang chạy: http://{args.host}:{args.port}/docs · hộp thư: /inbox", flush=True)
     try:

@@ -77,6 +77,8 @@ class Settings:
             values["api_workers"] = max(1, int(env["CAUNOI_API_WORKERS"]))
         if "CAUNOI_WORKER_INTERVAL" in env:
             values["worker_interval"] = float(env["CAUNOI_WORKER_INTERVAL"])
+        if "CAUNOI_MAIL_DIR" in env:
+            values["mail_dir"] = Path(env["CAUNOI_MAIL_DIR"])
         if "CAUNOI_HOLIDAYS_FILE" in env:
             values["holidays_file"] = Path(env["CAUNOI_HOLIDAYS_FILE"])
         flags = {

@@ -348,3 +348,29 @@ def test_malformed_and_oversized_bodies(api):
     assert status == 422 and body["detail"]
     status, body = api.request("POST", "/api/v1/feedback", raw=b"x" * 2_000_000, token=token)
     assert status == 413 and body["detail"]
+
+
+def test_make_run_defaults_keep_liaison_mail_in_a_local_mailbox(tmp_path, model_dir):
+    """`make run` has no mail relay: serve starts a local SMTP sink writing var/mail/*.eml."""
+    from email import message_from_bytes, policy
+
+    from tests.feedback_api.conftest import free_port
+
+    env = service_env(f"sqlite:///{tmp_path / 'run.db'}", model_dir, free_port(),
+                      CAUNOI_DEV_MAILBOX="1", CAUNOI_MAIL_DIR=str(tmp_path / "mail"))
+    server = Api(env)
+    try:
+        token = cli("token", "create", "--role", "service", "--name", "run", env=env)
+        status, body = server.request(
+            "POST", "/api/v1/feedback",
+            {"kind": "complaint", "channel": "web", "idempotency_key": _key(),
+             "text": "Tôi muốn tố cáo cán bộ thuế xã đòi tiền bồi dưỡng"},
+            token=token,
+        )
+        assert status == 201 and body["department"] == "thanh-tra"
+        assert _eventually(lambda: any((tmp_path / "mail").glob("*.eml")), timeout=30)
+        mail = next((tmp_path / "mail").glob("*.eml")).read_bytes()
+        msg = message_from_bytes(mail, policy=policy.default)
+        assert body["tracking_code"] in msg["Subject"] and msg["To"] == "thanh-tra@laocai.example"
+    finally:
+        server.stop()
