@@ -99,9 +99,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    from knowledge import onnx_query
     from knowledge.model_setup import ensure_model
 
-    print(ensure_model(args.model, progress=True))
+    dest = ensure_model(args.model, progress=True)
+    if not onnx_query.ensure(dest):
+        print("Không tạo được bộ mã hóa ONNX; tìm kiếm dùng torch (chậm hơn).", file=sys.stderr)
+    print(dest)
     return 0
 
 

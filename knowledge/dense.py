@@ -48,11 +48,29 @@ class Encoder:
         pooling = getattr(self.model[1], "pooling_mode", None)
         if pooling != "mean" or len(self.model) != 3:
             raise ValueError(f"{model_dir}: cần mô hình e5 với mean pooling + Normalize")
+        self._onnx = None  # the exported query graph, when install time made a faithful one
+        from knowledge import onnx_query
+
+        if onnx_query.is_current(Path(model_dir)):
+            try:
+                self._onnx = onnx_query.session(Path(model_dir) / onnx_query.FILE)
+            except Exception:  # noqa: BLE001 - onnxruntime missing or the file unreadable
+                self._onnx = None
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query, straight through the transformer: mean pooling + L2, as the
         model folder's modules say, without sentence-transformers' batching overhead
         (about 1.5 ms of a ~20 ms query)."""
+        if self._onnx is not None:
+            from knowledge import onnx_query
+
+            features = self._tokenizer(
+                [QUERY_PREFIX + text],
+                return_tensors="np",
+                truncation=True,
+                max_length=self.model.max_seq_length,
+            )
+            return onnx_query.run(self._onnx, features)
         import torch
 
         features = self._tokenizer(

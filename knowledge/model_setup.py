@@ -346,6 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest = build_model(args.dest, progress=True)
     else:
         dest = ensure_model(args.dest, progress=True)
+    from knowledge import onnx_query
+
+    if not onnx_query.ensure(dest):
+        print("Không tạo được bộ mã hóa ONNX; tìm kiếm dùng torch (chậm hơn).", file=sys.stderr)
     elapsed = time.perf_counter() - start
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
     print(f"Mô hình nhúng sẵn sàng: {dest} ({size / 1e6:.0f} MB, {elapsed:.1f} s)")

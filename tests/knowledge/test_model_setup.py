@@ -221,3 +221,21 @@ def test_fast_query_path_matches_sentence_transformers(e5_dir):
         fast = encoder.encode_query(text)[0]
         reference = encoder.model.encode([QUERY_PREFIX + text], normalize_embeddings=True)[0]
         assert float(fast @ reference) > 0.9999
+
+
+def test_onnx_query_encoder_is_faithful_to_torch(model_dir):
+    """Install time exports the query graph for ONNX Runtime; search must get the same vectors."""
+    from knowledge import onnx_query
+    from knowledge.dense import Encoder
+
+    assert onnx_query.ensure(model_dir)
+    encoder = Encoder(model_dir)
+    assert encoder._onnx is not None
+    texts = ["nam bao nhiêu tuổi thì được kết hôn", "cho e hoi nhap khau ve nha ck the nao",
+             "Điều kiện đăng ký thường trú tại chỗ ở hợp pháp do thuê, mượn, ở nhờ"]
+    fast = np.concatenate([encoder.encode_query(t) for t in texts])
+    onnx, encoder._onnx = encoder._onnx, None
+    slow = np.concatenate([encoder.encode_query(t) for t in texts])
+    encoder._onnx = onnx
+    assert fast.shape == (3, 384) and fast.dtype == np.float32
+    assert (fast * slow).sum(1).min() >= 0.999
