@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import logging
 import random
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -246,19 +245,3 @@ def default_senders(settings: Settings, database: Database) -> dict[str, Sender]
         CitizenReplySender([WebChannelSender(database)]),
     ]
     return {sender.kind: sender for sender in senders}
-
-
-def main_loop(settings: Settings, *, periodic: Sequence[Periodic] = ()) -> None:
-    """Run a standalone worker until SIGTERM/SIGINT (``python -m feedback_api worker``)."""
-    database = Database(settings.database_url)
-    worker = Worker(database, default_senders(settings, database), periodic=periodic)
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-    log.info("outbox worker started")
-    try:
-        worker.run_forever(stop, settings.worker_interval)
-    finally:
-        database.dispose()
-        log.info("outbox worker stopped")
