@@ -215,10 +215,15 @@ def test_two_workers_deliver_each_message_exactly_once(database, smtp, tag):
     other = Database(database.url)
     workers = [email_worker(database, port, batch=4), email_worker(other, port, batch=4)]
     barrier, errors, tried = threading.Barrier(2), [], Counter()
+    # Each worker takes one batch before either goes on, so both always take part
+    # (on SQLite one worker could otherwise drain all 24 before the other starts).
+    first_batches = threading.Barrier(2)
 
     def run(worker: Worker) -> None:
         try:
             barrier.wait(timeout=10)
+            tried[id(worker)] += worker.run_once()
+            first_batches.wait(timeout=30)
             while claimed := worker.run_once():
                 tried[id(worker)] += claimed
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
@@ -231,7 +236,7 @@ def test_two_workers_deliver_each_message_exactly_once(database, smtp, tag):
         thread.join(timeout=120)
     other.dispose()
     assert errors == []
-    assert len(tried) == 2, "both workers took part"
+    assert len(tried) == 2 and all(tried.values()), "both workers took part"
     ids = Counter(email["Message-ID"] for email in collector.received(to))
     assert ids == Counter({f"<{delivery_id(key)}.caunoi@laocai.example>": 1 for key in keys})
     with database.session() as session:
