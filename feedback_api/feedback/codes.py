@@ -9,6 +9,8 @@ ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols: 5 bits each
 LENGTH = 8  # 40 bits: 10^12 codes, so guessing one is hopeless
 PREFIX = {"complaint": "PA", "proposal": "KN", "question": "CH"}
 PATTERN = re.compile(r"^[A-Z]{2}-[0-9A-Z]{6,10}$")
+# A code reserved by a client (the assistant) before submitting: exactly what new_code makes.
+RESERVED = rf"^(?:{'|'.join(PREFIX.values())})-[{ALPHABET}]{{{LENGTH}}}$"
 
 
 def new_code(kind: str) -> str:
@@ -17,3 +19,8 @@ def new_code(kind: str) -> str:
 
 def is_valid(code: str) -> bool:
     return bool(PATTERN.fullmatch(code))
+
+
+def fits_kind(code: str, kind: str) -> bool:
+    """Does a reserved code carry the prefix of this kind (PA- complaint, KN- proposal, CH-)?"""
+    return code.startswith(PREFIX[kind] + "-")

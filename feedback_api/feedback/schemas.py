@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from feedback_api.feedback import codes
+
 Kind = Literal["complaint", "proposal", "question"]
 Channel = Literal["zalo", "zalo_miniapp", "messenger", "web", "api"]
 Status = Literal["new", "routed", "in_progress", "answered", "closed", "rejected", "merged"]
@@ -62,6 +64,9 @@ class FeedbackCreate(BaseModel):
     idempotency_key: Annotated[
         str, StringConstraints(min_length=8, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")
     ]
+    # Service tokens only: a code the assistant reserved before submitting (so the citizen has
+    # it even when the API is down); PA-/KN-/CH- as the kind, then 8 symbols as codes.new_code.
+    tracking_code: Annotated[str, StringConstraints(pattern=codes.RESERVED)] | None = None
 
     @field_validator("text", "location", "sender_id")
     @classmethod

@@ -120,6 +120,8 @@ def create_feedback(
         updated_at=now,
     )
     add_event(session, item, actor=actor, action="created", to_value="new")
+    if data.tracking_code:
+        return _create_with_reserved_code(session, item=item, data=data)
     for _ in range(5):
         item.tracking_code = codes.new_code(data.kind)
         try:
@@ -135,6 +137,31 @@ def create_feedback(
                     raise Conflict(KEY_REUSED) from None
                 return existing, False
     raise Conflict("Không tạo được mã theo dõi, hãy gửi lại.")
+
+
+def _create_with_reserved_code(
+    session: Session, *, item: FeedbackItem, data: FeedbackCreate
+) -> tuple[FeedbackItem, bool]:
+    """Store with the code the client reserved; the same key and code again is the same item."""
+    code = data.tracking_code or ""
+    if not codes.fits_kind(code, data.kind):
+        raise Invalid(f"Mã theo dõi {code} không đúng loại ý kiến "
+                      f"(dùng tiền tố {codes.PREFIX[data.kind]}-).")
+    item.tracking_code = code
+    try:
+        session.add(item)
+        session.flush()
+        return item, True
+    except IntegrityError:
+        session.rollback()
+    existing = find_by_key(session, idempotency_key=data.idempotency_key)
+    if existing is None:
+        raise Conflict(f"Mã theo dõi {code} đã được dùng cho một ý kiến khác.") from None
+    if not _same_submission(existing, data):
+        raise Conflict(KEY_REUSED) from None
+    if existing.tracking_code != code:
+        raise Conflict("Khóa idempotency_key này đã dùng với một mã theo dõi khác.") from None
+    return existing, False
 
 
 def get_by_code(session: Session, *, code: str) -> FeedbackItem:

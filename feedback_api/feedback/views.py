@@ -114,6 +114,8 @@ def submit(
     wait: Annotated[float, Query(ge=0, le=10, description="Chờ định tuyến tối đa (giây)")] = 0,
 ) -> FeedbackCreated:
     state = request.app.state
+    if body.tracking_code and principal.role != "service":
+        raise Forbidden("Chỉ trợ lý ảo (mã truy cập dịch vụ) được đặt trước mã theo dõi.")
     formal = state.is_formal_complaint(body.text)
     item, created = service.create_feedback(
         session, data=body, actor=principal.actor, calendar=state.calendar,

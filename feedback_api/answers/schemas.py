@@ -1,0 +1,49 @@
+"""Request and response shapes of the votes endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from feedback_api.feedback.schemas import Channel, CitationRef, Short, nfc
+
+
+class VoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=r"\S")
+    ]
+    citations: list[CitationRef] = Field(default_factory=list, max_length=10)
+    helpful: bool
+    channel: Channel
+    sender_id: Short | None = None
+    idempotency_key: Annotated[
+        str, StringConstraints(min_length=8, max_length=200, pattern=r"^[A-Za-z0-9._:\-]+$")
+    ]
+
+    @field_validator("question")
+    @classmethod
+    def _nfc(cls, v: str) -> str:
+        return nfc(v)
+
+
+class VoteRecorded(BaseModel):
+    id: int
+    helpful: bool
+    created_at: datetime
+
+
+class ArticleVotes(BaseModel):
+    law_id: str
+    article_id: str
+    helpful: int
+    not_helpful: int
+
+
+class VoteSummary(BaseModel):
+    total: int
+    helpful: int
+    not_helpful: int
+    articles: list[ArticleVotes]
