@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _routes(app: FastAPI) -> None:
+    from feedback_api.answers.views import router as answers_router
     from feedback_api.departments.views import router as departments_router
     from feedback_api.feedback.views import router as feedback_router
     from feedback_api.search.views import router as search_router
@@ -155,7 +156,9 @@ def _routes(app: FastAPI) -> None:
     app.include_router(search_router)
     app.include_router(feedback_router)
     app.include_router(departments_router)
-    for optional in ("feedback_api.open311.views", "feedback_api.inbox.views"):
+    app.include_router(answers_router)
+    for optional in ("feedback_api.open311.views", "feedback_api.inbox.views",
+                     "feedback_api.chat.views"):
         try:
             module = __import__(optional, fromlist=["router"])
         except ModuleNotFoundError as exc:

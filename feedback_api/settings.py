@@ -45,6 +45,9 @@ class Settings:
     api_workers: int = 2
     # Search is optional for the feedback service (tests of the store run without an index).
     load_search: bool = True
+    # The web chat page forwards to Rasa's REST channel; Rasa answers after every action ran.
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if self.environment == "production" and self.secret_key == DEV_SECRET:
@@ -65,6 +68,7 @@ class Settings:
             "CAUNOI_PUBLIC_URL": "public_url",
             "CAUNOI_SMTP_HOST": "smtp_host",
             "CAUNOI_SMTP_SENDER": "smtp_sender",
+            "CAUNOI_RASA_URL": "rasa_url",
         }
         for name, attr in text.items():
             if name in env:
@@ -75,6 +79,8 @@ class Settings:
             values["service_levels"] = _service_levels(env["CAUNOI_SERVICE_LEVELS"])
         if "CAUNOI_API_WORKERS" in env:
             values["api_workers"] = max(1, int(env["CAUNOI_API_WORKERS"]))
+        if "CAUNOI_RASA_TIMEOUT" in env:
+            values["rasa_timeout"] = float(env["CAUNOI_RASA_TIMEOUT"])
         if "CAUNOI_WORKER_INTERVAL" in env:
             values["worker_interval"] = float(env["CAUNOI_WORKER_INTERVAL"])
         if "CAUNOI_MAIL_DIR" in env:

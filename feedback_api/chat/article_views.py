@@ -1,0 +1,97 @@
+"""Read more: one whole article as a page (/van-ban/{law_id}/{article_id}) and as JSON.
+
+``law_id`` is the law's name as the index keeps it ("Luật Cư trú 2020", "Luật Phòng, chống
+bạo lực gia đình 2022") or a document id, which may even contain "/" (a decision number):
+links quote it (%20, %2C, %2F), and the route takes everything up to the last segment.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+
+from feedback_api.chat.articles import Article, ArticleIndex
+from feedback_api.chat.pages import render
+from feedback_api.departments import service as departments
+from feedback_api.errors import NotFound
+from feedback_api.feedback.schemas import error_responses
+
+router = APIRouter()
+NOT_FOUND = "Không tìm thấy điều luật này. Có thể đường dẫn đã cũ hoặc văn bản đã được thay thế."
+NO_SEARCH = "Chức năng tra cứu văn bản đang tạm ngừng. Vui lòng thử lại sau."
+
+
+class ArticleSectionPublic(BaseModel):
+    clauses: str | None
+    text: str
+
+
+class ArticlePublic(BaseModel):
+    law_id: str
+    law_title: str
+    article_id: str
+    article_title: str
+    citation: str
+    department: str | None
+    department_name: str | None
+    status: str
+    source_url: str | None
+    text: str
+    sections: list[ArticleSectionPublic]
+
+
+def _article_index(request: Request) -> ArticleIndex | None:
+    state = request.app.state
+    searcher = getattr(state, "searcher", None)
+    if searcher is None:
+        return None
+    index = getattr(state, "chat_articles", None)
+    if index is None or index.searcher is not searcher:
+        index = state.chat_articles = ArticleIndex(searcher)
+    return index
+
+
+def _department_name(request: Request, code: str | None) -> str | None:
+    if not code:
+        return None
+    try:
+        with request.app.state.db.session() as session:
+            return departments.get_department(session, code=code).name
+    except NotFound:
+        return None
+
+
+def _public(request: Request, article: Article) -> ArticlePublic:
+    return ArticlePublic(
+        law_id=article.law_id, law_title=article.law_title, article_id=article.article_id,
+        article_title=article.article_title, citation=article.citation,
+        department=article.department,
+        department_name=_department_name(request, article.department),
+        status=article.status, source_url=article.source_url, text=article.text,
+        sections=[ArticleSectionPublic(clauses=s.clauses, text=s.text) for s in article.sections],
+    )
+
+
+@router.get("/api/v1/articles/{law_id:path}/{article_id}", response_model=ArticlePublic,
+            responses=error_responses(404, 503), tags=["search"],
+            summary="Toàn văn một điều luật (để đọc thêm)")
+def article_json(request: Request, law_id: str, article_id: str) -> ArticlePublic:
+    index = _article_index(request)
+    if index is None:
+        raise HTTPException(503, NO_SEARCH)
+    article = index.get(law_id, article_id)
+    if article is None:
+        raise HTTPException(404, NOT_FOUND)
+    return _public(request, article)
+
+
+@router.get("/van-ban/{law_id:path}/{article_id}", include_in_schema=False)
+def article_page(request: Request, law_id: str, article_id: str):
+    index = _article_index(request)
+    if index is None:
+        return render("error.html", status=503, title="Tạm ngừng tra cứu", message=NO_SEARCH)
+    article = index.get(law_id, article_id)
+    if article is None:
+        return render("error.html", status=404, title="Không tìm thấy", message=NOT_FOUND)
+    return render("article.html", article=article,
+                  department_name=_department_name(request, article.department))

@@ -1,0 +1,289 @@
+// Cầu Nối web chat. Talks only to this site: POST /chat/api/messages {message, payload?}
+// returns the assistant's messages [{text?, buttons?: [{title, payload}], custom?, image?}].
+// Every piece of text goes into the page as a text node (never innerHTML): nothing the bot or
+// the citizen writes can become markup. The conversation is kept in sessionStorage so that
+// coming back from a read-more page shows it again.
+(function () {
+  "use strict";
+
+  var STORE = "caunoi-chat-v1";
+  var KEEP = 200; // entries kept in sessionStorage
+  var URL_PATTERN = /(https?:\/\/[^\s<>"']+|\/van-ban\/[^\s<>"']+)/g;
+  var TRAILING = /[.,;:!?)\]}»"']+$/;
+  var TEXT = {
+    empty: "Xin lỗi, tôi chưa có câu trả lời cho tin nhắn này. Bạn thử hỏi lại theo cách khác nhé.",
+    offline: "Không kết nối được máy chủ. Bạn kiểm tra kết nối mạng rồi gửi lại nhé.",
+    failed: "Có lỗi khi gửi tin nhắn. Bạn vui lòng thử lại sau ít phút.",
+    tooLong: "Tin nhắn quá dài (tối đa {n} ký tự).",
+    sure: "Đọc toàn văn:",
+    unsure: "Có thể liên quan:",
+    typing: "Trợ lý đang soạn câu trả lời",
+    article: "Điều {a} {l}"
+  };
+
+  var log, input, form, sendButton, notice, suggestions, maxLength;
+  var history = [];
+  var waiting = false;
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // Text with its links made clickable: http(s) addresses and this site's /van-ban/ pages.
+  function linkified(text) {
+    var fragment = document.createDocumentFragment();
+    var last = 0;
+    String(text).replace(URL_PATTERN, function (match, _url, offset) {
+      var url = match.replace(TRAILING, "");
+      if (offset > last) fragment.appendChild(document.createTextNode(text.slice(last, offset)));
+      var label = url;
+      try {
+        label = decodeURI(url); // "/van-ban/Luật Cư trú 2020/20" reads better than %-escapes
+      } catch (e) { /* malformed escapes: show as is */ }
+      var link = el("a", null, label);
+      link.href = url;
+      if (url.charAt(0) !== "/") {
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+      }
+      fragment.appendChild(link);
+      last = offset + url.length;
+      return match;
+    });
+    if (last < text.length) fragment.appendChild(document.createTextNode(text.slice(last)));
+    return fragment;
+  }
+
+  function articleHref(citation) {
+    return "/van-ban/" + encodeURIComponent(String(citation.law_id)) + "/" +
+      encodeURIComponent(String(citation.article_id));
+  }
+
+  function citationChips(custom) {
+    var list = (custom.citations || []).filter(function (c) {
+      return c && typeof c === "object" && c.law_id && c.article_id;
+    });
+    if (!list.length) return null;
+    var box = el("div", "citation-box");
+    box.appendChild(el("div", "citations-label", custom.confident === false ? TEXT.unsure : TEXT.sure));
+    var chips = el("div", custom.confident === false ? "citations unsure" : "citations");
+    list.slice(0, 5).forEach(function (c) {
+      var label = c.title || TEXT.article.replace("{a}", c.article_id).replace("{l}", c.law_id);
+      var chip = el("a", "citation", label);
+      chip.href = articleHref(c);
+      chip.dataset.lawId = String(c.law_id);
+      chip.dataset.articleId = String(c.article_id);
+      if (typeof c.score === "number") chip.title = label;
+      chips.appendChild(chip);
+    });
+    box.appendChild(chips);
+    return box;
+  }
+
+  function scrollDown() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function addUser(text) {
+    var row = el("div", "msg user");
+    var bubble = el("div", "bubble text");
+    bubble.appendChild(document.createTextNode(text));
+    row.appendChild(bubble);
+    log.appendChild(row);
+    scrollDown();
+  }
+
+  // One message from the assistant; ``live`` buttons can still be clicked.
+  function addBot(message, live) {
+    var row = el("div", "msg bot");
+    if (typeof message.text === "string" && message.text) {
+      var bubble = el("div", "bubble text");
+      bubble.appendChild(linkified(message.text));
+      row.appendChild(bubble);
+    }
+    if (typeof message.image === "string" && /^(https?:\/\/|\/(?!\/))/.test(message.image)) {
+      var image = el("img");
+      image.src = message.image;
+      image.alt = "";
+      row.appendChild(image);
+    }
+    if (Array.isArray(message.buttons) && message.buttons.length) {
+      var group = el("div", "buttons");
+      message.buttons.forEach(function (b) {
+        var button = el("button", null, b.title);
+        button.type = "button";
+        button.dataset.payload = b.payload;
+        button.disabled = !live;
+        button.addEventListener("click", function () {
+          if (waiting) return;
+          Array.prototype.forEach.call(group.querySelectorAll("button"), function (x) {
+            x.disabled = true;
+          });
+          button.classList.add("chosen");
+          send(b.title, b.payload);
+        });
+        group.appendChild(button);
+      });
+      row.appendChild(group);
+    }
+    var custom = message.custom;
+    if (custom && typeof custom === "object" && custom.type === "answer") {
+      var chips = citationChips(custom);
+      if (chips) row.appendChild(chips);
+    }
+    if (row.childNodes.length) {
+      log.appendChild(row);
+      scrollDown();
+    }
+  }
+
+  function showTyping() {
+    var row = el("div", "msg bot typing");
+    row.id = "typing";
+    var bubble = el("div", "bubble");
+    bubble.setAttribute("role", "status");
+    bubble.setAttribute("aria-label", TEXT.typing);
+    for (var i = 0; i < 3; i++) bubble.appendChild(el("span", "dot"));
+    row.appendChild(bubble);
+    log.appendChild(row);
+    scrollDown();
+  }
+
+  function hideTyping() {
+    var row = document.getElementById("typing");
+    if (row) row.parentNode.removeChild(row);
+  }
+
+  function showNotice(text) {
+    notice.textContent = text;
+    notice.hidden = !text;
+  }
+
+  function remember(entry) {
+    history.push(entry);
+    if (history.length > KEEP) history = history.slice(-KEEP);
+    try {
+      sessionStorage.setItem(STORE, JSON.stringify(history));
+    } catch (e) { /* private mode or full: the chat still works */ }
+  }
+
+  function restore() {
+    var saved;
+    try {
+      saved = JSON.parse(sessionStorage.getItem(STORE) || "[]");
+    } catch (e) {
+      saved = [];
+    }
+    if (!Array.isArray(saved) || !saved.length) return;
+    history = saved.slice(-KEEP);
+    suggestions.hidden = true;
+    history.forEach(function (entry, i) {
+      if (entry.role === "user") addUser(String(entry.text || ""));
+      else if (entry.role === "bot" && entry.message) addBot(entry.message, i === history.length - 1);
+    });
+  }
+
+  function setWaiting(on) {
+    waiting = on;
+    sendButton.disabled = on;
+    if (on) showTyping();
+    else hideTyping();
+  }
+
+  function errorText(body) {
+    return body && typeof body.detail === "string" ? body.detail : TEXT.failed;
+  }
+
+  // A message that did not go through can be sent again without retyping it.
+  function giveBack(text, payload) {
+    if (!payload && !input.value) {
+      input.value = text;
+      grow();
+    }
+  }
+
+  function send(text, payload) {
+    text = String(text || "").trim();
+    if (!text || waiting) return;
+    if (text.length > maxLength) {
+      showNotice(TEXT.tooLong.replace("{n}", maxLength));
+      return;
+    }
+    showNotice("");
+    suggestions.hidden = true;
+    addUser(text);
+    remember({ role: "user", text: text });
+    setWaiting(true);
+    var body = { message: text };
+    if (payload) body.payload = payload;
+    fetch("/chat/api/messages", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        setWaiting(false);
+        if (!response.ok || !Array.isArray(data)) {
+          showNotice(errorText(data));
+          giveBack(text, payload);
+          return;
+        }
+        if (!data.length) data = [{ text: TEXT.empty }];
+        data.forEach(function (message) {
+          addBot(message, true);
+          remember({ role: "bot", message: message });
+        });
+      });
+    }, function () {
+      setWaiting(false);
+      showNotice(TEXT.offline);
+      giveBack(text, payload);
+    }).then(function () {
+      input.focus();
+    });
+  }
+
+  function grow() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 140) + "px";
+  }
+
+  function start() {
+    log = document.getElementById("log");
+    input = document.getElementById("input");
+    form = document.getElementById("composer");
+    sendButton = document.getElementById("send");
+    notice = document.getElementById("notice");
+    suggestions = document.getElementById("suggestions");
+    maxLength = parseInt(document.getElementById("chat").dataset.maxLength, 10) || 2000;
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (waiting) return;
+      var text = input.value;
+      if (!text.trim()) return;
+      input.value = "";
+      grow();
+      send(text);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit"));
+      }
+    });
+    input.addEventListener("input", grow);
+    Array.prototype.forEach.call(suggestions.querySelectorAll(".suggestion"), function (button) {
+      button.addEventListener("click", function () { send(button.textContent); });
+    });
+    restore();
+    document.body.dataset.ready = "1";
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

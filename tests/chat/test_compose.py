@@ -1,0 +1,72 @@
+"""docker-compose.yml cannot be started here (no Docker engine); these checks keep it consistent
+with the files and commands the rest of the suite runs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+COMPOSE = REPO / "docker-compose.yml"
+ENDPOINTS = REPO / "bot" / "endpoints.production.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_every_service_of_the_stack_is_there_with_a_health_check(compose):
+    services = compose["services"]
+    assert {"postgres", "redis", "api", "worker", "actions", "rasa", "rasa-train"} <= set(services)
+    for name, service in services.items():
+        if name != "rasa-train":  # one-shot
+            assert "healthcheck" in service, name
+
+
+def test_rasa_runs_the_pinned_version_with_the_production_endpoints(compose):
+    rasa = compose["services"]["rasa"]
+    pinned = re.search(r"^rasa==(\S+)$", (REPO / "requirements" / "rasa.txt").read_text(), re.M)
+    assert rasa["image"] == f"rasa/rasa:{pinned.group(1)}"
+    command = rasa["command"]
+    assert command[0] == "run" and "--enable-api" not in command
+    assert command[command.index("--endpoints") + 1] == ENDPOINTS.name
+    assert (REPO / "bot" / command[command.index("--credentials") + 1]).is_file()
+    assert "./bot:/bot:ro" in rasa["volumes"] and rasa["working_dir"] == "/bot"
+    assert "ports" not in rasa  # the REST webhook has no authentication: internal only
+    train = compose["services"]["rasa-train"]["command"]
+    assert train[train.index("--out") + 1] == command[command.index("--model") + 1]
+
+
+def test_every_variable_the_endpoints_file_needs_is_set(compose):
+    text = ENDPOINTS.read_text()
+    settings = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    needed = set(re.findall(r"\$\{(\w+)\}", settings))
+    assert needed >= {"RASA_DB_HOST", "REDIS_HOST", "RASA_ACTIONS_URL"}
+    assert not re.search(r"""["']\$\{""", settings), "quoted ${VAR} is not expanded by Rasa"
+    environment = compose["services"]["rasa"]["environment"]
+    assert needed <= set(environment), needed - set(environment)
+    assert environment["RASA_ACTIONS_URL"] == "http://actions:5055/webhook"
+    assert environment["REDIS_HOST"] == "redis" and environment["RASA_DB_HOST"] == "postgres"
+    endpoints = yaml.safe_load(text)
+    assert endpoints["lock_store"]["type"] == "addons.lock_store.AtomicRedisLockStore"
+    assert (REPO / "bot" / "addons" / "lock_store.py").is_file()
+    assert endpoints["tracker_store"]["dialect"] == "postgresql"
+
+
+def test_the_api_and_the_action_server_find_each_other(compose):
+    services = compose["services"]
+    api_env = compose["x-python"]["environment"]
+    assert api_env["CAUNOI_RASA_URL"] == "http://rasa:5005"
+    command = services["rasa"]["command"]
+    assert command[command.index("--port") + 1] == "5005"
+    actions = services["actions"]
+    assert actions["environment"]["CAUNOI_API_URL"] == "http://api:8000"
+    token_file = actions["environment"]["CAUNOI_SERVICE_TOKEN_FILE"]
+    assert f"--file {token_file}" in services["api"]["command"]
+    dockerfile = (REPO / actions["build"]["dockerfile"]).read_text()
+    assert "COPY actions/ actions/" in dockerfile and (REPO / "actions").is_dir()
+    assert '"rasa_sdk", "--actions", "actions", "--port", "5055"' in dockerfile
