@@ -17,10 +17,10 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run test lint index model bench clean browser
+.PHONY: help install run test lint index model bench clean browser rasa-model
 
 help:
-	@echo "make run   - cài những gì còn thiếu, xây chỉ mục nếu chưa có, chạy dịch vụ tìm kiếm trên http://$(HOST):$(PORT)"
+	@echo "make run   - cài những gì còn thiếu, xây chỉ mục và huấn luyện trợ lý nếu cần, chạy toàn bộ sản phẩm (trò chuyện: http://$(HOST):$(PORT)/chat)"
 	@echo "make test  - cài những gì còn thiếu và chạy toàn bộ kiểm thử (ruff + pytest)"
 	@echo "make bench - chạy các phép đo trong benchmarks/"
 
@@ -48,11 +48,18 @@ model: $(VENV)/.installed
 index: model
 	$(PY) -m knowledge build
 
+# Trains the Rasa model only when bot/ changed (models/rasa/caunoi-<fingerprint>.tar.gz), then
+# starts the API (+ worker), the action server and Rasa; the chat page is at /chat.
 run: install index
-	CAUNOI_DEV_MAILBOX=$${CAUNOI_DEV_MAILBOX:-1} $(PY) -m feedback_api serve --host $(HOST) --port $(PORT) --bootstrap-admin
+	$(PY) -m scripts.stack run --host $(HOST) --port $(PORT)
 
+rasa-model: install
+	$(PY) -m scripts.stack train
+
+# actions/ and bot/addons/ run on Python 3.10 (pyproject.toml excludes them from the 3.11 pass).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --target-version py310 actions/*.py bot/addons/*.py
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); install it if missing.
 browser:
@@ -60,11 +67,11 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 	  || echo "Không cài được Chromium: các kiểm thử trình duyệt sẽ báo lỗi"; }
 
-test: install model lint browser
+test: install index lint browser
 	$(PY) -m pytest -q
 
 bench: index
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(RASA_VENV) $(MODEL) $(INDEX)
+	rm -rf $(VENV) $(RASA_VENV) $(MODEL) $(INDEX) models/rasa bot/.rasa

@@ -1,4 +1,4 @@
-"""``python -m feedback_api serve|worker|migrate|token create|user create``."""
+"""``python -m feedback_api serve|worker|migrate|token create|token ensure|user create``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 
 def _bootstrap_admin() -> None:
@@ -115,6 +116,26 @@ def _token(args) -> int:
     return 0
 
 
+def _token_ensure(args) -> int:
+    """Reuse the token saved in ``--file`` while the database accepts it, else make a new one."""
+    from feedback_api.auth.service import create_token, principal_for_token
+
+    path = Path(args.file)
+    db = _session()
+    with db.session() as session:
+        saved = path.read_text().strip() if path.is_file() else ""
+        principal = principal_for_token(session, token=saved) if saved else None
+        if principal is not None and principal.role == args.role:
+            print(f"Dùng lại mã truy cập trong {path}")
+            return 0
+        secret = create_token(session, name=args.name, role=args.role)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
+    print(f"Đã tạo mã truy cập '{args.name}' (vai trò {args.role}) và lưu vào {path}")
+    return 0
+
+
 def _user(args) -> int:
     from feedback_api.auth.service import create_user
     from feedback_api.errors import DomainError
@@ -163,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     tc.add_argument("--role", required=True, choices=["service", "admin", "triage"])
     tc.add_argument("--name", required=True)
     tc.set_defaults(func=_token)
+    te = t.add_parser("ensure", help="tạo mã và lưu vào tệp, hoặc dùng lại mã còn hiệu lực")
+    te.add_argument("--role", required=True, choices=["service", "admin", "triage"])
+    te.add_argument("--name", required=True)
+    te.add_argument("--file", required=True, help="tệp giữ mã (quyền 600)")
+    te.set_defaults(func=_token_ensure)
     u = sub.add_parser("user", help="tài khoản cán bộ").add_subparsers(dest="action", required=True)
     uc = u.add_parser("create", help="tạo tài khoản đăng nhập hộp thư")
     uc.add_argument("--username", required=True)

@@ -65,3 +65,15 @@ def small_index(small_corpus, model_dir, tmp_path_factory) -> Path:
     report = build_index(folder, small_corpus, model_dir=model_dir, progress=False)
     assert report.passages > 200 and report.embedded > report.passages  # + article headings
     return folder
+
+
+@pytest.fixture(scope="session")
+def rasa_model() -> Path:
+    """The Rasa model for the current bot/: trained once (a few minutes) if bot/ changed, else the
+    one in models/rasa/ is reused, exactly as `make run` does. CAUNOI_RASA_MODEL names another
+    model file to use instead (e.g. while iterating on actions with bot/ mid-edit)."""
+    from scripts.stack import ensure_rasa_model
+
+    if os.environ.get("CAUNOI_RASA_MODEL"):
+        return Path(os.environ["CAUNOI_RASA_MODEL"])
+    return ensure_rasa_model(log=lambda message: print(message, flush=True))

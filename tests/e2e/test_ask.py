@@ -1,0 +1,61 @@
+"""Ask, end to end: dev questions sent as chat messages through a real `rasa run`."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from tests.conftest import SHARED
+from tests.e2e.conftest import answer_payload, texts
+
+DEV = SHARED / "data" / "legal" / "questions-dev.json"
+
+
+def strip_diacritics(text: str) -> str:
+    """What a citizen typing without an IME sends: every mark gone, case kept."""
+    text = unicodedata.normalize("NFD", text).replace("đ", "d").replace("Đ", "D")
+    return unicodedata.normalize("NFC", "".join(c for c in text if unicodedata.category(c) != "Mn"))
+
+
+def gold_cited(stack, sender: str, question: dict, text: str) -> tuple[bool, dict | None]:
+    messages = stack.say(sender, text)
+    payload = answer_payload(messages)
+    if payload is None:
+        return False, None
+    assert 1 <= len(payload["citations"]) <= 3, payload
+    cited = {(c["law_id"], c["article_id"]) for c in payload["citations"]}
+    gold = {(g["law_id"], g["article_id"]) for g in question["relevant"]}
+    return bool(cited & gold), payload
+
+
+def test_dev_questions_get_a_gold_article_among_the_citations(stack):
+    questions = json.loads(DEV.read_text())
+    found = {"accented": 0, "unaccented": 0}
+    missing = []
+    for i, question in enumerate(questions):
+        for variant, text in (("accented", question["text"]),
+                              ("unaccented", strip_diacritics(question["text"]))):
+            ok, payload = gold_cited(stack, f"dev-{variant}-{i}", question, text)
+            found[variant] += ok
+            if not ok:
+                missing.append((variant, question["id"], payload and payload["citations"]))
+    rates = {k: v / len(questions) for k, v in found.items()}
+    print(f"\ndev questions with a gold article cited (n={len(questions)}): {rates}")
+    assert rates["accented"] >= 0.90, (rates, missing[:10], stack.logs_tail())
+    assert rates["unaccented"] >= 0.85, (rates, missing[:10])
+
+
+def test_a_confident_answer_quotes_and_cites_the_passage(stack):
+    messages = stack.say("cu-tru-1",
+                         "Điều kiện đăng ký thường trú tại chỗ ở hợp pháp do thuê là gì?")
+    payload = answer_payload(messages)
+    assert payload is not None and payload["citations"], messages
+    said = texts(messages)
+    assert "Theo Điều" in said, said
+    first = payload["citations"][0]
+    assert first["law_id"] == "Luật Cư trú 2020", payload
+    # every citation in the payload is named in the text, with a link to read more
+    for citation in payload["citations"]:
+        assert f"Điều {citation['article_id']}" in said, (citation, said)
+    assert "/van-ban/" in said or any(
+        "/van-ban/" in json.dumps(m, ensure_ascii=False) for m in messages), messages
