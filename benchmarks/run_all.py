@@ -21,6 +21,8 @@ SCRIPTS = [
     "scale.py",
     "routing.py",
     "intake.py",
+    "nlu.py",
+    "assistant.py",
 ]
 
 if __name__ == "__main__":
