@@ -8,10 +8,11 @@ the API is retried as soon as someone talks to the bot.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import answer
@@ -30,6 +31,7 @@ from actions.common import (
     tracking_code_in,
     value,
 )
+from actions.form import _fold_keep_length, has_content
 from actions.outbox import Entry
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,10 @@ FEEDBACK_PATH = "/api/v1/feedback"
 VOTES_PATH = "/api/v1/answers/votes"
 SOME_DEPARTMENT = "cơ quan phụ trách"
 STATUSES = {"new", "routed", "in_progress", "answered", "closed", "rejected", "merged"}
+# "Tôi muốn phản ánh: <what is wrong>" is never a question, whatever the classifier said.
+EXPLICIT_FEEDBACK = re.compile(
+    r"^\W*(?:(?:toi|tui|em|e|minh|chau|t)\s+)?(?:(?:muon|xin|can|dang|gui)\s+)*"
+    r"(phan anh|kien nghi|de xuat)\b")
 
 services()  # the outbox's delivery thread starts with the action server, not at the first chat
 
@@ -74,6 +80,11 @@ class ActionAnswerQuestion(Action):
         if not question or question.startswith("/"):  # a button, not a question
             dispatcher.utter_message(response="utter_ask_question")
             return []
+        explicit = EXPLICIT_FEEDBACK.match(_fold_keep_length(question))
+        if explicit and has_content(question):
+            kind = "complaint" if explicit.group(1) == "phan anh" else "proposal"
+            return [SlotSet("feedback_kind", kind), SlotSet("feedback_text", question),
+                    FollowupAction("feedback_form")]
         try:
             result = await run(client.search, question, 5)
         except ApiError as exc:
