@@ -120,48 +120,32 @@ def create_feedback(
         updated_at=now,
     )
     add_event(session, item, actor=actor, action="created", to_value="new")
-    if data.tracking_code:
-        return _create_with_reserved_code(session, item=item, data=data)
-    for _ in range(5):
-        item.tracking_code = codes.new_code(data.kind)
+    reserved = data.tracking_code  # a code the bot reserved: the only one to try
+    if reserved and not codes.fits_kind(reserved, data.kind):
+        raise Invalid(f"Mã theo dõi {reserved} không đúng loại ý kiến "
+                      f"(dùng tiền tố {codes.PREFIX[data.kind]}-).")
+    for _ in range(1 if reserved else 5):
+        item.tracking_code = reserved or codes.new_code(data.kind)
         try:
             session.add(item)
             session.flush()
             return item, True
         except IntegrityError:
-            # Either the key was seen before, or (1 in 10^12) the code collided: retry.
+            # Either the key was seen before, or the code is taken: a reserved code by another
+            # item, a new one (1 in 10^12) by chance, then retry.
             session.rollback()
             existing = find_by_key(session, idempotency_key=data.idempotency_key)
             if existing is not None:
                 if not _same_submission(existing, data):
                     raise Conflict(KEY_REUSED) from None
+                if reserved and existing.tracking_code != reserved:
+                    raise Conflict(
+                        "Khóa idempotency_key này đã dùng với một mã theo dõi khác."
+                    ) from None
                 return existing, False
+    if reserved:
+        raise Conflict(f"Mã theo dõi {reserved} đã được dùng cho một ý kiến khác.")
     raise Conflict("Không tạo được mã theo dõi, hãy gửi lại.")
-
-
-def _create_with_reserved_code(
-    session: Session, *, item: FeedbackItem, data: FeedbackCreate
-) -> tuple[FeedbackItem, bool]:
-    """Store with the code the client reserved; the same key and code again is the same item."""
-    code = data.tracking_code or ""
-    if not codes.fits_kind(code, data.kind):
-        raise Invalid(f"Mã theo dõi {code} không đúng loại ý kiến "
-                      f"(dùng tiền tố {codes.PREFIX[data.kind]}-).")
-    item.tracking_code = code
-    try:
-        session.add(item)
-        session.flush()
-        return item, True
-    except IntegrityError:
-        session.rollback()
-    existing = find_by_key(session, idempotency_key=data.idempotency_key)
-    if existing is None:
-        raise Conflict(f"Mã theo dõi {code} đã được dùng cho một ý kiến khác.") from None
-    if not _same_submission(existing, data):
-        raise Conflict(KEY_REUSED) from None
-    if existing.tracking_code != code:
-        raise Conflict("Khóa idempotency_key này đã dùng với một mã theo dõi khác.") from None
-    return existing, False
 
 
 def get_by_code(session: Session, *, code: str) -> FeedbackItem:
