@@ -9,7 +9,7 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,24 +39,34 @@ class RouterHolder:
         self._lock = threading.Lock()
 
     def __call__(self):
+        router = self._router
+        if router is not None:
+            return router
+        # Departments are read before taking the lock: a caller holding the lock must never
+        # wait for the database (SQLite: one writer) while a database holder waits for the lock.
+        profiles = self._profiles()
         with self._lock:
             if self._router is None:
-                self._router = self._build()
+                self._router = self._build(profiles)
             return self._router
 
     def refresh(self) -> None:
         with self._lock:
             self._router = None
 
-    def _build(self):
+    def _profiles(self) -> list:
         from feedback_api.departments import service as departments
-        from feedback_api.departments.routing import DepartmentProfile, Router, load_examples
+        from feedback_api.departments.routing import DepartmentProfile
 
         with self.db.session() as session:
-            profiles = [
+            return [
                 DepartmentProfile(code=d.code, name=d.name, mandate=d.mandate)
                 for d in departments.list_departments(session)
             ]
+
+    def _build(self, profiles: list):
+        from feedback_api.departments.routing import Router, load_examples
+
         searcher = self.searcher
         if searcher is not None:
             encoder = searcher.encoder
@@ -121,6 +131,27 @@ def _start(app: FastAPI, settings: Settings) -> None:
         state.wake_worker = state.worker.wake
 
 
+def single_valued_query(request: Request) -> None:
+    """A declared query parameter sent twice is an error, not "the last one wins": the schema
+    says each is one value, and a silently dropped value would be a silently different query."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None or not request.query_params:
+        return
+    declared: set[str] = set()
+    pending = [dependant]
+    while pending:  # the route's own parameters and those of its dependencies
+        current = pending.pop()
+        declared.update(p.alias for p in current.query_params)
+        pending.extend(current.dependencies)
+    repeated = sorted({k for k in declared if len(request.query_params.getlist(k)) > 1})
+    if repeated:
+        raise RequestValidationError([
+            {"loc": ("query", name), "msg": "Tham số chỉ được gửi một lần.", "type": "value_error"}
+            for name in repeated
+        ])
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -139,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description="Hỏi đáp chính sách, tiếp nhận phản ánh, kiến nghị của người dân tỉnh Lào Cai.",
         lifespan=lifespan,
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     _routes(app)

@@ -137,10 +137,10 @@ def run_worker_process() -> int:
     background = Background(
         database, settings, router=holder, cited_departments=cited_departments_fn(searcher)
     )
+    holder()  # build the router before taking work (until then SIGTERM simply ends us)
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
-    holder()  # build the router before taking work
     background.start()
     log.info("worker ready")
     stopped.wait()

@@ -7,14 +7,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from feedback_api.feedback.schemas import Channel, CitationRef, Short, nfc
+from feedback_api.feedback.schemas import Channel, CitationRef, Short, nfc, trimmed
 
 
 class VoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=r"\S")
-    ]
+    question: trimmed(1000)
     citations: list[CitationRef] = Field(default_factory=list, max_length=10)
     helpful: bool
     channel: Channel

@@ -11,10 +11,10 @@ from feedback_api.auth.service import audit
 from feedback_api.departments import service
 from feedback_api.departments.orm import Department
 from feedback_api.deps import Admin, AnyToken, DbSession
-from feedback_api.feedback.schemas import error_responses
+from feedback_api.feedback.schemas import error_responses, trimmed
 
 router = APIRouter(prefix="/api/v1", tags=["departments"])
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Text200 = trimmed(200, required=False)
 
 
 class LiaisonPublic(BaseModel):
@@ -49,9 +49,7 @@ class LiaisonUpdate(BaseModel):
 
 class DepartmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ] | None = None
+    name: trimmed(200) | None = None
     mandate: Annotated[str, StringConstraints(max_length=2000)] | None = None
     webhook_url: Annotated[
         str, StringConstraints(max_length=500, pattern=r"^(https?://\S+)?$")
@@ -61,7 +59,7 @@ class DepartmentUpdate(BaseModel):
 
 class RoutingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    text: trimmed(5000)
 
 
 class AlternativePublic(BaseModel):
@@ -119,7 +117,13 @@ def update_department(
 @router.post("/routing/preview", response_model=RoutingPreview,
              responses=error_responses(400, 401, 403, 413),
              summary="Xem trước cơ quan sẽ nhận một nội dung")
-def routing_preview(request: Request, body: RoutingRequest, principal: AnyToken) -> RoutingPreview:
+def routing_preview(
+    request: Request, body: RoutingRequest, session: DbSession, principal: AnyToken
+) -> RoutingPreview:
+    # End this request's transaction first: building the router (first call) reads departments
+    # in its own session and encodes for seconds, and on SQLite an open transaction here would
+    # hold the only write lock all that time, or deadlock with that read.
+    session.commit()
     decision = request.app.state.router().route(body.text)
     return RoutingPreview(
         department=decision.department,

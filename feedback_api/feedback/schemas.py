@@ -7,7 +7,14 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from feedback_api.feedback import codes
 
@@ -17,7 +24,27 @@ Status = Literal["new", "routed", "in_progress", "answered", "closed", "rejected
 Priority = Literal["low", "normal", "high", "urgent"]
 URL = r"^https?://[^\s<>\"]+$"  # attachments: http(s) links only (checked by the pattern)
 PHONE = re.compile(r"^\+?[0-9][0-9 .-]{7,18}[0-9]$")
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+# Blank characters as every reader of our schema counts them: Python's str.isspace, the Rust
+# regex engine pydantic validates with, and ECMAScript's \s that JSON Schema patterns mean. They
+# disagree at the edges (U+001C-1F, U+0085, U+FEFF), so the union is spelt out and used both in
+# the declared pattern and for trimming: "has a visible character" means the same everywhere.
+BLANK = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u180e"
+         + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000\ufeff")
+VISIBLE = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
+
+
+def _trim(value: str) -> str:
+    return value.strip(BLANK)
+
+
+def trimmed(max_length: int, *, required: bool = True) -> type[str]:
+    """Text whose declared limits hold for what the client sends (the schema's maxLength
+    counts the raw string), then trimmed; a required one must hold a visible character."""
+    limits = {"min_length": 1, "pattern": VISIBLE} if required else {}
+    return Annotated[str, StringConstraints(max_length=max_length, **limits), AfterValidator(_trim)]
+
+
+Short = trimmed(200, required=False)
 
 
 def nfc(text: str) -> str:
@@ -29,8 +56,8 @@ class Contact(BaseModel):
     name: Short | None = None
     # The schema states what is enforced: a plausible phone number (or nothing), and consent.
     phone: Annotated[str, StringConstraints(
-        strip_whitespace=True, max_length=30, pattern=r"^\s*(\+?[0-9][0-9 .-]{7,18}[0-9])?\s*$"
-    )] | None = None
+        max_length=30, pattern=r"^ *(\+?[0-9][0-9 .-]{7,18}[0-9])? *$"
+    ), AfterValidator(str.strip)] | None = None
     consent: bool = Field(json_schema_extra={"const": True})
 
     @field_validator("phone")
@@ -43,16 +70,14 @@ class Contact(BaseModel):
 
 class CitationRef(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    law_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    article_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)
-    ]
+    law_id: trimmed(300)
+    article_id: trimmed(50)
 
 
 class FeedbackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Kind
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    text: trimmed(5000)
     channel: Channel
     sender_id: Short | None = None
     location: Short | None = None
@@ -147,12 +172,12 @@ class FeedbackUpdate(BaseModel):
     status: Status | None = None
     department: Annotated[str, StringConstraints(max_length=40)] | None = None
     priority: Priority | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    reason: trimmed(1000, required=False) | None = None
 
 
 class TextBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    text: trimmed(5000)
 
     @field_validator("text")
     @classmethod

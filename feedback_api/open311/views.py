@@ -55,7 +55,7 @@ from feedback_api.deps import DbSession
 from feedback_api.errors import DomainError
 from feedback_api.feedback import flows, lifecycle, service
 from feedback_api.feedback.orm import FeedbackItem
-from feedback_api.feedback.schemas import URL, FeedbackCreate
+from feedback_api.feedback.schemas import URL, VISIBLE, FeedbackCreate
 
 KINDS = {"complaint": "Phản ánh", "proposal": "Kiến nghị, đề xuất", "question": "Câu hỏi"}
 KEYWORDS = {
@@ -173,7 +173,7 @@ class RequestSubmission(BaseModel):
     api_key: _text(200, description="Mã truy cập (hoặc Authorization: Bearer)") | None = None
     jurisdiction_id: _text(200, description="Bỏ qua: chỉ có tỉnh Lào Cai") | None = None
     service_code: _text(80, SERVICE_CODE, "Mã dịch vụ từ services.json")
-    description: Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=r"\S"),
+    description: Annotated[str, StringConstraints(min_length=1, max_length=5000, pattern=VISIBLE),
                            Field(description="Nội dung phản ánh")]
     address_string: _text(200) | None = None
     lat: LATITUDE | _text(20, LATITUDE_TEXT) | None = None
@@ -467,13 +467,13 @@ def list_requests(
     """At most 90 days: the range asked for is cut to its last 90 days; start alone means the
     90 days from start; nothing means the last 90 days."""
     names = _department_names(session)
+    start, end = _date(start_date, "start_date"), _date(end_date, "end_date")  # always checked
     if service_request_id:  # per the standard, ids override every other parameter
         codes = [c.strip().upper() for c in service_request_id.split(",") if c.strip()]
         return [public_request(i, names) for i in _items_by_codes(session, codes)]
     services = [s for c in (service_code or "").split(",") if (s := _service(session, c))]
     if service_code and not services:
         return []
-    start, end = _date(start_date, "start_date"), _date(end_date, "end_date")
     if end is None:
         end = _shift(start, WINDOW) if start is not None else utcnow()
     earliest = _shift(end, -WINDOW)

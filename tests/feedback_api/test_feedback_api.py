@@ -283,6 +283,24 @@ def test_routing_preview(api):
     assert api.request("POST", "/api/v1/routing/preview", {"text": "x"})[0] == 401
 
 
+def test_first_routing_preview_builds_the_router_without_locking_sqlite(tmp_path, model_dir, smtp):
+    """No worker, so nothing warms the router up: the first preview builds it. It used to do so
+    inside the request's own SQLite transaction and wait 30 s for itself, then answer 500."""
+    env = service_env(f"sqlite:///{tmp_path / 'caunoi.db'}", model_dir, smtp.port,
+                      CAUNOI_RUN_WORKER="0")
+    server = Api(env)
+    try:
+        token = cli("token", "create", "--role", "service", "--name", "preview", env=env)
+        started = time.monotonic()
+        status, body = server.request("POST", "/api/v1/routing/preview",
+                                      {"text": "Trường mầm non thiếu giáo viên"}, token=token)
+        assert status == 200, body
+        assert body["predicted"] == "giao-duc"
+        assert time.monotonic() - started < 29, "the preview waited for a database lock"
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "role", "expected"),
     [
@@ -332,6 +350,21 @@ def test_routing_preview(api):
         ("GET", "/api/v1/feedback/PA-ZZZZZZZZ", None, "service", 403),
         ("GET", "/api/v1/feedback?limit=0", None, "admin", 422),
         ("PATCH", "/api/v1/departments/khong-co", {"name": "X"}, "admin", 404),
+        # Declared limits hold for what is sent, before trimming: 51 characters with padding
+        # are over maxLength 50, and a blank id (U+0085 is blank to Python and Rust, not to
+        # ECMAScript) has no visible character.
+        ("POST", "/api/v1/feedback", {
+            "kind": "proposal", "text": "ok", "channel": "web", "idempotency_key": "abcdefgh5",
+            "citations": [{"law_id": "luat-cu-tru", "article_id": "20" + " " * 49}]},
+         "service", 422),
+        ("POST", "/api/v1/answers/votes", {
+            "question": "hỏi", "helpful": True, "channel": "web", "idempotency_key": "abcdefgh6",
+            "citations": [{"law_id": "\u0085", "article_id": "20"}]}, "service", 422),
+        ("POST", "/api/v1/feedback", {
+            "kind": "complaint", "text": " \ufeff\u3000 ", "channel": "web",
+            "idempotency_key": "abcdefgh7"}, "service", 422),
+        # One value per declared query parameter: a repeated one is refused, not "last wins".
+        ("GET", "/api/v1/feedback?limit=5&limit=6", None, "admin", 422),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(api, method, path, body, role, expected):

@@ -176,6 +176,7 @@ def test_items_from_other_channels_do_not_publish_their_text(api):
         ({"service_code": ""}, None, 400),
         ({"description": ""}, None, 400),
         ({"description": "x" * 5001}, None, 400),
+        ({"description": "\u0085\u3000"}, None, 400),  # blank in Python, Rust and ECMAScript
         ({"lat": "north", "long": "103.8"}, None, 400),
         ({"media_url": "javascript:alert(1)"}, None, 400),
         ({"consent": "true", "first_name": "A", "phone": "gọi tôi"}, None, 400),
@@ -218,6 +219,22 @@ def test_bad_queries_get_open311_errors(api, path, params, expected):
     status, body = get(api, path, **params)
     assert status == expected, body
     assert is_error(body, expected), body
+
+
+@pytest.mark.parametrize("query", [
+    "service_request_id=PA-ZZZZZZZZ&start_date=true",  # ids override filters, not their check
+    "service_request_id=PA-ZZZZZZZZ&service_request_id=PA-YYYYYYYY",  # one value, not last wins
+    "status=open&status=closed",
+])
+def test_every_parameter_is_checked_even_when_ids_override_the_rest(api, query):
+    status, body = api.request("GET", f"{BASE}/requests.json?{query}")
+    assert status == 400 and is_error(body, 400), body
+
+
+def test_unknown_form_fields_are_ignored(api):
+    """GeoReport clients send fields of their own; the schema allows them and so do we."""
+    status, body = post_form(api, form(api, device_type="Android", **{"x-client": "1"}))
+    assert status == 201, body
 
 
 def test_xml_submission_is_refused_in_vietnamese(api):
