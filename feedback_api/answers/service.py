@@ -69,6 +69,23 @@ def record_vote(
         return existing, False
 
 
+def votes_of(session: Session, *, secret: str, channel: str, sender_id: str) -> list[AnswerVote]:
+    """A citizen's votes, found through the same keyed hash they were stored under."""
+    voter = voter_hash(secret, channel, sender_id)
+    query = select(AnswerVote).where(AnswerVote.voter == voter).order_by(AnswerVote.id)
+    return list(session.scalars(query))
+
+
+def erase_voter(session: Session, *, secret: str, channel: str, sender_id: str) -> int:
+    """Unlink a citizen's votes from them (as their items lose their sender id); the verdicts
+    stay in the counts. Returns how many votes were unlinked."""
+    votes = votes_of(session, secret=secret, channel=channel, sender_id=sender_id)
+    for vote in votes:
+        vote.voter = None
+    session.flush()
+    return len(votes)
+
+
 def summary(session: Session, *, since: datetime | None = None, limit: int = 20) -> VoteSummary:
     """Totals, and the cited articles with the most votes (least helpful first)."""
     query = select(AnswerVote.helpful, AnswerVote.citations)

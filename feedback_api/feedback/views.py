@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedback_api.answers import service as answers
 from feedback_api.auth.service import Principal
 from feedback_api.db import utcnow
 from feedback_api.departments.orm import Department
@@ -242,21 +243,27 @@ def merge(
 @router.get("/personal-data", responses=error_responses(401, 403),
             summary="Xuất dữ liệu cá nhân của một người dân (quản trị)")
 def export_personal_data(
-    session: DbSession, principal: Admin, channel: Channel,
+    request: Request, session: DbSession, principal: Admin, channel: Channel,
     sender_id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> dict:
     items = service.personal_data(session, channel=channel, sender_id=sender_id)
+    votes = answers.votes_of(session, secret=request.app.state.settings.secret_key,
+                             channel=channel, sender_id=sender_id)
     return {"channel": channel, "sender_id": sender_id, "exported_at": utcnow(),
-            "items": [detail(session, i).model_dump(mode="json") for i in items]}
+            "items": [detail(session, i).model_dump(mode="json") for i in items],
+            "votes": [{"question": v.question, "helpful": v.helpful, "citations": v.citations,
+                       "created_at": v.created_at} for v in votes]}
 
 
 @router.delete("/personal-data", responses=error_responses(401, 403),
                summary="Xóa dữ liệu cá nhân của một người dân (quản trị)")
 def erase_personal_data(
-    session: DbSession, principal: Admin, channel: Channel,
+    request: Request, session: DbSession, principal: Admin, channel: Channel,
     sender_id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> dict:
     n = service.erase_personal_data(session, channel=channel, sender_id=sender_id,
                                     actor=principal.actor)
+    votes = answers.erase_voter(session, secret=request.app.state.settings.secret_key,
+                                channel=channel, sender_id=sender_id)
     session.commit()
-    return {"erased_items": n}
+    return {"erased_items": n, "erased_votes": votes}

@@ -258,17 +258,29 @@ def test_merge_and_personal_data_export_erase(api):
     )
     assert status == 200 and merged["status"] == "merged"
     assert merged["merged_into"] == a["tracking_code"]
+    vote = {"question": "Cột điện đổ thì báo ai?", "helpful": False, "channel": "web",
+            "sender_id": sender, "idempotency_key": _key(),
+            "citations": [{"law_id": "luat-dien-luc", "article_id": "20"}]}
+    other = {**vote, "sender_id": f"{sender}-other", "idempotency_key": _key()}
+    for body in (vote, other):
+        status, _ = api.request("POST", "/api/v1/answers/votes", body, token=api.tokens["service"])
+        assert status == 201
     status, export = api.request(
         "GET", f"/api/v1/personal-data?channel=web&sender_id={sender}", token=admin
     )
     assert status == 200 and len(export["items"]) == 2
+    assert [v["question"] for v in export["votes"]] == [vote["question"]]
     status, erased = api.request(
         "DELETE", f"/api/v1/personal-data?channel=web&sender_id={sender}", token=admin
     )
-    assert status == 200 and erased["erased_items"] == 2
+    assert status == 200 and erased == {"erased_items": 2, "erased_votes": 1}
     _, item = api.request("GET", f"/api/v1/feedback/{a['tracking_code']}", token=admin)
     assert item["sender_id"] is None and item["contact"] is None
     assert item["events"][-1]["action"] == "erased"
+    _, export = api.request(
+        "GET", f"/api/v1/personal-data?channel=web&sender_id={sender}", token=admin
+    )
+    assert export["votes"] == []  # unlinked: the vote still counts, but is no longer theirs
 
 
 def test_routing_preview(api):
