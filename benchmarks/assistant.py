@@ -7,6 +7,12 @@ diacritics) and vote; the rest file a complaint through the whole form. Prints a
 latencies, throughput and the memory of each process (resident set, children included).
 
     .venv/bin/python benchmarks/assistant.py [--clients 20] [--seconds 60] [--complaints 0.3]
+                                             [--think 2]
+
+A conversation is a person typing: between their turns each client waits ``--think`` seconds on
+average (uniform in 0.5x-1.5x). ``--think 0`` sends the next turn the moment the reply arrives:
+20 clients then keep 20 turns in flight at all times, which measures the saturation point of
+the 2-core machine, not what 20 people chatting see. Both are reported in the README.
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--complaints", type=float, default=0.3,
                         help="share of conversations that file a complaint")
+    parser.add_argument("--think", type=float, default=2.0,
+                        help="mean seconds a person takes between turns (0: none)")
     parser.add_argument("--api-workers", default="2")
     args = parser.parse_args()
 
@@ -128,22 +136,31 @@ def main() -> int:
 
     def client(seed: int) -> None:
         rng = random.Random(seed)
+
+        def pause() -> None:
+            if args.think > 0:
+                time.sleep(rng.uniform(0.5, 1.5) * args.think)
+
+        def typed(sender: str, text: str, kind: str) -> list[dict]:
+            pause()
+            return say(sender, text, kind)
+
         while time.monotonic() < stop_at:
             sender = f"bench-{uuid.uuid4().hex[:10]}"
             if rng.random() < args.complaints:
-                code, _ = file_feedback(lambda t, s=sender: say(s, t, "other"),
+                code, _ = file_feedback(lambda t, s=sender: typed(s, t, "other"),
                                         rng.choice(COMPLAINTS))
                 with lock:
                     counts["complaints"] += 1
                     counts["codes"] += code is not None
                 continue
-            messages = say(sender, rng.choice(pool), "question")
+            messages = typed(sender, rng.choice(pool), "question")
             with lock:
                 counts["questions"] += 1
                 counts["answers"] += answer_payload(messages) is not None
             vote = buttons(messages)
             if vote:
-                say(sender, next(iter(vote.values())), "other")
+                typed(sender, next(iter(vote.values())), "other")
 
     def watch() -> None:
         while time.monotonic() < stop_at:
@@ -165,7 +182,7 @@ def main() -> int:
 
     q, o = samples["question"], samples["other"]
     rows = [{
-        "clients": args.clients, "seconds": round(wall),
+        "clients": args.clients, "think s": args.think, "seconds": round(wall),
         "question turns": len(q),
         "question p50 ms": round(statistics.median(q)) if q else None,
         "question p95 ms": round(percentile(q, 0.95)) if q else None,
@@ -177,9 +194,10 @@ def main() -> int:
         "complaints with code": f"{counts['codes']}/{counts['complaints']}",
         "errors": counts["errors"],
     }]
-    publish("assistant", rows)
+    publish(f"assistant-think{args.think:g}", rows)
     print("\nBộ nhớ lớn nhất của mỗi tiến trình (RSS, gồm tiến trình con):")
-    publish("assistant-memory", [{"process": n, "peak RSS MB": round(v)} for n, v in peak.items()])
+    memory = [{"process": n, "peak RSS MB": round(v)} for n, v in peak.items()]
+    publish(f"assistant-memory-think{args.think:g}", memory)
     return 0
 
 

@@ -22,11 +22,14 @@ SCRIPTS = [
     "routing.py",
     "intake.py",
     "nlu.py",
-    "assistant.py",
+    "assistant.py",  # 20 people chatting (2 s between their turns)
+    ("assistant.py", "--think", "0"),  # 20 turns always in flight: saturation
 ]
 
 if __name__ == "__main__":
-    for script in SCRIPTS:
-        print(f"\n=== {script} ===", flush=True)
+    for entry in SCRIPTS:
+        script, *args = (entry,) if isinstance(entry, str) else entry
+        print(f"\n=== {' '.join((script, *args))} ===", flush=True)
         env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-        subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE.parent, env=env)
+        subprocess.run([sys.executable, str(HERE / script), *args], check=True, cwd=HERE.parent,
+                       env=env)
