@@ -134,7 +134,9 @@ def submit(
         deadline = time.monotonic() + wait
         while item.status == "new" and time.monotonic() < deadline:
             time.sleep(0.05)
-            session.expire_all()
+            # End each read: on SQLite an open transaction holds the only write lock, and the
+            # worker could not record the routing this loop is waiting for.
+            session.rollback()
             item = service.get_by_code(session, code=item.tracking_code)
     return _created(session, item)
 

@@ -93,6 +93,22 @@ def test_concurrent_resends_never_duplicate(api, database):
         assert s.scalar(select(func.count()).where(FeedbackItem.idempotency_key == key)) == 1
 
 
+def test_waiting_submission_is_answered_with_its_department(api):
+    """?wait=N: the answer names the department as soon as the worker has routed the item.
+    On SQLite the waiting request used to hold the write lock, so the worker could not route
+    until the wait had run out (every chat confirmation took the whole wait, then 'pending')."""
+    _, first = submit(api, text="Đường vào bản bị sạt lở, xe không đi được")
+    routed(api, first["tracking_code"])  # the worker is up and its router built
+    started = time.monotonic()
+    status, body = api.request("POST", "/api/v1/feedback?wait=10", {
+        "kind": "complaint", "channel": "web", "idempotency_key": _key(),
+        "text": "Trường mầm non ở xã thiếu giáo viên, lớp ghép 40 cháu"},
+        token=api.tokens["service"])
+    assert status == 201, body
+    assert body["routing"] == "done" and body["department"], body
+    assert time.monotonic() - started < 9, "the answer waited for the whole wait"
+
+
 def test_same_key_with_other_text_is_a_conflict(api):
     key = _key()
     assert submit(api, text="Nội dung thứ nhất về chợ", idempotency_key=key)[0] == 201
