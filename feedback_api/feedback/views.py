@@ -133,10 +133,10 @@ def submit(
         state.wake_worker()
         deadline = time.monotonic() + wait
         while item.status == "new" and time.monotonic() < deadline:
-            time.sleep(0.05)
-            # End each read: on SQLite an open transaction holds the only write lock, and the
-            # worker could not record the routing this loop is waiting for.
+            # End each read before sleeping: on SQLite an open transaction holds the only write
+            # lock, and the worker could not record the routing this loop is waiting for.
             session.rollback()
+            time.sleep(0.05)
             item = service.get_by_code(session, code=item.tracking_code)
     return _created(session, item)
 

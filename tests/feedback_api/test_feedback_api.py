@@ -93,20 +93,37 @@ def test_concurrent_resends_never_duplicate(api, database):
         assert s.scalar(select(func.count()).where(FeedbackItem.idempotency_key == key)) == 1
 
 
-def test_waiting_submission_is_answered_with_its_department(api):
-    """?wait=N: the answer names the department as soon as the worker has routed the item.
-    On SQLite the waiting request used to hold the write lock, so the worker could not route
-    until the wait had run out (every chat confirmation took the whole wait, then 'pending')."""
-    _, first = submit(api, text="Đường vào bản bị sạt lở, xe không đi được")
-    routed(api, first["tracking_code"])  # the worker is up and its router built
-    started = time.monotonic()
-    status, body = api.request("POST", "/api/v1/feedback?wait=10", {
-        "kind": "complaint", "channel": "web", "idempotency_key": _key(),
-        "text": "Trường mầm non ở xã thiếu giáo viên, lớp ghép 40 cháu"},
-        token=api.tokens["service"])
-    assert status == 201, body
-    assert body["routing"] == "done" and body["department"], body
-    assert time.monotonic() - started < 9, "the answer waited for the whole wait"
+def test_a_waiting_submission_leaves_sqlite_writable(tmp_path, model_dir, smtp):
+    """?wait=N waits for the worker to route the item; on SQLite the waiting request used to
+    hold the only write lock the whole time, so the worker could not route until the wait ran
+    out (every chat confirmation took the whole wait, then 'pending'). No worker here, so the
+    request waits its full 6 s; meanwhile another writer must get the lock at once."""
+    import sqlite3
+
+    db = tmp_path / "caunoi.db"
+    env = service_env(f"sqlite:///{db}", model_dir, smtp.port, CAUNOI_RUN_WORKER="0")
+    server = Api(env)
+    try:
+        token = cli("token", "create", "--role", "service", "--name", "wait", env=env)
+        result = {}
+        waiting = threading.Thread(target=lambda: result.update(answer=server.request(
+            "POST", "/api/v1/feedback?wait=6", {
+                "kind": "complaint", "channel": "web", "idempotency_key": _key(),
+                "text": "Trường mầm non ở xã thiếu giáo viên"}, token=token)))
+        waiting.start()
+        time.sleep(2)  # the request is in its wait loop
+        assert waiting.is_alive()
+        writer = sqlite3.connect(db, timeout=2, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # 'database is locked' after 2 s if held
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+        waiting.join(30)
+        status, body = result["answer"]
+        assert status == 201 and body["routing"] == "pending", body
+    finally:
+        server.stop()
 
 
 def test_same_key_with_other_text_is_a_conflict(api):
