@@ -20,6 +20,7 @@ from actions.api_client import ApiError, run
 from actions.common import (
     WAIT_FOR_ROUTING,
     channel,
+    fold_keep_length,
     key,
     latest_intent,
     latest_text,
@@ -31,7 +32,7 @@ from actions.common import (
     tracking_code_in,
     value,
 )
-from actions.form import _fold_keep_length, has_content
+from actions.form import has_content
 from actions.outbox import Entry
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class ActionAnswerQuestion(Action):
         if not question or question.startswith("/"):  # a button, not a question
             dispatcher.utter_message(response="utter_ask_question")
             return []
-        explicit = EXPLICIT_FEEDBACK.match(_fold_keep_length(question))
+        explicit = EXPLICIT_FEEDBACK.match(fold_keep_length(question))
         if explicit and has_content(question):
             kind = "complaint" if explicit.group(1) == "phan anh" else "proposal"
             return [SlotSet("feedback_kind", kind), SlotSet("feedback_text", question),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 import uuid
 from typing import Any
 
@@ -24,7 +23,14 @@ from rasa_sdk.types import DomainDict
 
 from actions import answer
 from actions.api_client import ApiError, run
-from actions.common import SKIPPED, latest_intent, latest_text, services, value
+from actions.common import (
+    SKIPPED,
+    fold_keep_length,
+    latest_intent,
+    latest_text,
+    services,
+    value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +48,9 @@ LEAD_IN = re.compile(
 PHONE = re.compile(r"^0\d{9,10}$")
 
 
-def _fold_keep_length(text: str) -> str:
-    """Folded text with one character per character (positions stay valid)."""
-    out = []
-    for ch in text.lower():
-        base = unicodedata.normalize("NFD", ch)[:1] or ch
-        out.append("d" if base == "đ" else base)
-    return "".join(out)
-
-
 def has_content(message: str) -> bool:
     """Does an opening message say what the complaint or proposal is about?"""
-    folded = _fold_keep_length(message.strip())
+    folded = fold_keep_length(message.strip())
     rest = folded[LEAD_IN.match(folded).end():]
     return len([w for w in re.findall(r"\w+", rest) if len(w) > 1]) >= CONTENT_WORDS
 
