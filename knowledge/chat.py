@@ -3,8 +3,9 @@
 Two small lexicons under ``knowledge/data/`` (editable by officials, no code):
 ``abbreviations.tsv`` replaces chat spellings ("ko", "đc", "vk") by full words;
 ``legal_terms.tsv`` appends the legal vocabulary for everyday phrases
-("nhập khẩu" -> "đăng ký thường trú"). Both match whole words with diacritics
-ignored, so they work on text typed without accents too.
+("nhập khẩu" -> "đăng ký thường trú"). Both match whole words; a word typed without
+diacritics matches any accented form, while a word typed with diacritics must match
+them ("dat cho" may be "dắt chó", "đất cho" is not).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from knowledge.normalize import fold, normalize, words
+from knowledge.normalize import fold, has_diacritics, normalize, words
 
 DATA = Path(__file__).parent / "data"
 _TOKEN = re.compile(r"\w+|\W+")
@@ -34,7 +35,9 @@ class ChatLexicon:
     """Abbreviations keyed by exact lower-case form and by folded form, plus phrases."""
 
     abbreviations: dict[str, str]
-    phrases: dict[tuple[str, ...], str]  # folded words of an everyday phrase -> legal terms
+    # folded words of an everyday phrase -> (its words as written, legal terms), for every
+    # phrase that folds to them ("dắt chó" and "đất cho" share a key)
+    phrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]]
 
     @cached_property
     def longest(self) -> int:
@@ -47,7 +50,10 @@ class ChatLexicon:
         for key, value in _read_tsv(folder / "abbreviations.tsv"):
             abbr[key.lower()] = value
             abbr.setdefault(fold(key), value)
-        phrases = {tuple(words(fold(k))): v for k, v in _read_tsv(folder / "legal_terms.tsv")}
+        phrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
+        for key, value in _read_tsv(folder / "legal_terms.tsv"):
+            written = tuple(words(key))
+            phrases.setdefault(tuple(fold(w) for w in written), []).append((written, value))
         return cls(abbr, phrases)
 
     def expand_abbreviations(self, text: str) -> str:
@@ -59,15 +65,25 @@ class ChatLexicon:
         return "".join(out)
 
     def legal_terms(self, text: str) -> list[str]:
-        """Legal phrases for the everyday phrases found in ``text`` (no duplicates)."""
-        toks = words(fold(text))
+        """Legal phrases for the everyday phrases found in ``text`` (no duplicates).
+
+        Pass the text as the citizen typed it (not after accent restoration): the diacritics
+        they typed are what rules a phrase in or out."""
+        typed = words(text)
+        folded = [fold(w) for w in typed]
         found: list[str] = []
-        for start in range(len(toks)):
-            for n in range(1, min(self.longest, len(toks) - start) + 1):
-                terms = self.phrases.get(tuple(toks[start : start + n]))
-                if terms and terms not in found:
-                    found.append(terms)
+        for start in range(len(typed)):
+            for n in range(1, min(self.longest, len(typed) - start) + 1):
+                span = typed[start : start + n]
+                for written, terms in self.phrases.get(tuple(folded[start : start + n]), ()):
+                    if terms not in found and _compatible(span, written):
+                        found.append(terms)
         return found
+
+
+def _compatible(typed: list[str], written: tuple[str, ...]) -> bool:
+    """Each word typed with diacritics is the lexicon's word; one typed without may be any."""
+    return all(t == w or not has_diacritics(t) for t, w in zip(typed, written, strict=True))
 
 
 @lru_cache(maxsize=1)

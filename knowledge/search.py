@@ -132,7 +132,7 @@ class Searcher:
         plain = self.lexicon.expand_abbreviations(text)
         unaccented = accent_ratio(plain) < self.tuning.unaccented_below
         restored = self.restorer.restore(plain) if unaccented else plain
-        extra = self.lexicon.legal_terms(restored)
+        extra = self.lexicon.legal_terms(plain)  # as typed: its diacritics pick the phrase
         expanded = " ".join([restored, *extra])
         return Query(original=text, restored=restored, expanded=expanded, unaccented=unaccented)
 
