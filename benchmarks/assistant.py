@@ -4,7 +4,7 @@ Starts what `make run` starts (API with its worker, the action server, `rasa run
 current model) on free ports with a fresh SQLite database, then drives conversations through
 Rasa's REST channel: most ask a policy question (dev and colloquial questions, with and without
 diacritics) and vote; the rest file a complaint through the whole form. Prints a table of turn
-latencies, throughput and the memory of each process (resident set, children included).
+latencies, throughput, and the peak memory and CPU time of each process (children included).
 
     .venv/bin/python benchmarks/assistant.py [--clients 20] [--seconds 60] [--complaints 0.3]
                                              [--think 2]
@@ -68,6 +68,18 @@ def questions() -> list[str]:
     if colloquial.exists():
         texts += [q["text"] for q in json.loads(colloquial.read_text())]
     return texts + [strip_diacritics(t) for t in texts]
+
+
+def tree_cpu_s(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its children so far."""
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def tree_rss_mb(proc: psutil.Process) -> float:
@@ -170,12 +182,15 @@ def main() -> int:
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
     threads.append(threading.Thread(target=watch))
+    procs = {name: psutil.Process(service.proc.pid) for name, service in services.items()}
+    cpu_before = {name: tree_cpu_s(p) for name, p in procs.items()}
     started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.monotonic() - started
+    cpu = {name: tree_cpu_s(p) - cpu_before[name] for name, p in procs.items()}
     for service in services.values():
         service.stop()
     smtp.stop()
@@ -195,8 +210,11 @@ def main() -> int:
         "errors": counts["errors"],
     }]
     publish(f"assistant-think{args.think:g}", rows)
-    print("\nBộ nhớ lớn nhất của mỗi tiến trình (RSS, gồm tiến trình con):")
-    memory = [{"process": n, "peak RSS MB": round(v)} for n, v in peak.items()]
+    print("\nBộ nhớ lớn nhất và thời gian CPU của mỗi tiến trình (gồm tiến trình con), "
+          "trong lúc đo:")
+    turns = max(1, len(q) + len(o))
+    memory = [{"process": n, "peak RSS MB": round(v), "CPU s": round(cpu[n], 1),
+               "CPU ms per turn": round(1000 * cpu[n] / turns)} for n, v in peak.items()]
     publish(f"assistant-memory-think{args.think:g}", memory)
     return 0
 
