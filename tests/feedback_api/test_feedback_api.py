@@ -330,18 +330,17 @@ def test_routing_preview(api):
 
 def test_first_routing_preview_builds_the_router_without_locking_sqlite(tmp_path, model_dir, smtp):
     """No worker, so nothing warms the router up: the first preview builds it. It used to do so
-    inside the request's own SQLite transaction and wait 30 s for itself, then answer 500."""
+    inside the request's own SQLite transaction and wait 30 s for itself, then answer 500. The
+    status is the check: how long the build takes depends on the machine (35 s once in CI)."""
     env = service_env(f"sqlite:///{tmp_path / 'caunoi.db'}", model_dir, smtp.port,
                       CAUNOI_RUN_WORKER="0")
     server = Api(env)
     try:
         token = cli("token", "create", "--role", "service", "--name", "preview", env=env)
-        started = time.monotonic()
         status, body = server.request("POST", "/api/v1/routing/preview",
                                       {"text": "Trường mầm non thiếu giáo viên"}, token=token)
         assert status == 200, body
         assert body["predicted"] == "giao-duc"
-        assert time.monotonic() - started < 29, "the preview waited for a database lock"
     finally:
         server.stop()
 
