@@ -39,7 +39,6 @@ from common import question_sets, save, table
 
 from knowledge.evaluate import score_ranking
 from knowledge.fuse import linear_fusion, minmax
-from knowledge.normalize import fold, has_diacritics, words
 from knowledge.search import Searcher, _top_positive
 from knowledge.sparse import terms
 
@@ -65,7 +64,8 @@ class Config:
     stop_factor: float = 0.5
     # 5. title vectors
     title_mode: str = "heading"  # heading | article | max | mean
-    # 5b. lexicon matching: folded (shipped) | compatible (accented words must match exactly)
+    # 5b. lexicon matching: compatible (accented words must match exactly) shipped in 54404ba;
+    # both values now run the shipped matching
     lex_match: str = "folded"
     # 6. legal-term expansion matched against article titles only
     xtitle_dense: float = 0.0  # weight of cos(extras-only vector, title vectors)
@@ -98,7 +98,6 @@ class Lab:
         dff = np.diff(fo.weights.tocsc().indptr)
         self.df_fold = {t: dff[i] / n for t, i in fo.vocab.items() if "_" not in t}
         self.alt_titles: np.ndarray | None = None
-        self.accented_keys: dict | None = None
         # query vectors, kept between runs outside the repository
         cache = Path(tempfile.gettempdir()) / "caunoi-colloquial-ideas-vectors.pkl"
         if cache.exists():
@@ -126,8 +125,10 @@ class Lab:
         from knowledge.normalize import normalize
 
         plain = s.lexicon.expand_abbreviations(normalize(text))
-        extras = s.lexicon.legal_terms(query.restored)
-        compat = self._compatible_terms(plain)
+        # since 54404ba the shipped lexicon matches the typed accents (5b), so the baseline
+        # query and the "compatible" one are the same; the results file predates that
+        extras = s.lexicon.legal_terms(plain)
+        compat = extras
         return {
             "query": query,
             "plain": plain,
@@ -142,30 +143,6 @@ class Lab:
                 "restored_passage": self.encode_passage(query.restored),
             },
         }
-
-    def _compatible_terms(self, plain: str) -> list[str]:
-        """Lexicon matches where every word typed with diacritics matches them exactly."""
-        if self.accented_keys is None:
-            from knowledge.chat import DATA, _read_tsv
-
-            self.accented_keys = {}
-            for key, value in _read_tsv(DATA / "legal_terms.tsv"):
-                toks = tuple(words(key))
-                self.accented_keys.setdefault(tuple(fold(t) for t in toks), []).append(
-                    (toks, value)
-                )
-        toks = words(plain)
-        folded = [fold(t) for t in toks]
-        found: list[str] = []
-        longest = max(len(k) for k in self.accented_keys)
-        for start in range(len(toks)):
-            for n in range(1, min(longest, len(toks) - start) + 1):
-                for key, value in self.accented_keys.get(tuple(folded[start : start + n]), []):
-                    typed = toks[start : start + n]
-                    if all(a == b or not has_diacritics(a) for a, b in zip(typed, key)):
-                        if value not in found:
-                            found.append(value)
-        return found
 
     def title_field(self):
         if getattr(self, "_tf", None) is None:
