@@ -33,7 +33,7 @@ PY311 = REPO / ".venv" / "bin" / "python"
 
 # What `rasa train` reads. credentials.yml, endpoints.yml and the lock store are `rasa run`'s.
 TRAINING_INPUTS = ("config.yml", "domain", "data", "addons")
-RUN_ONLY = {"lock_store.py"}
+RUN_ONLY = {"lock_store.py", "tracker_store.py"}
 
 
 def rasa_env(**extra: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
+from tests.actions.servers import http
 from tests.conftest import SHARED
 from tests.e2e.conftest import answer_payload, texts
 
@@ -59,3 +60,24 @@ def test_a_confident_answer_quotes_and_cites_the_passage(stack):
         assert f"Điều {citation['article_id']}" in said, (citation, said)
     assert "/van-ban/" in said or any(
         "/van-ban/" in json.dumps(m, ensure_ascii=False) for m in messages), messages
+
+
+def test_small_talk_is_answered_and_questions_skip_the_response_selector(stack):
+    """The response selector (addons/selectors.py) runs for small talk only: "what is your
+    name" gets its own answer, and a policy question is parsed without the selector's output."""
+    said = texts(stack.say("chitchat-1", "bạn tên là gì"))
+    assert "Mình là Cầu Nối" in said, said
+
+    def parse(text: str) -> dict:
+        status, body = http("POST", f"http://127.0.0.1:{stack.rasa_port}/model/parse",
+                            {"text": text})
+        assert status == 200, body
+        return body
+
+    small_talk = parse("bạn tên là gì")
+    assert small_talk["intent"]["name"] == "chitchat", small_talk["intent"]
+    selected = small_talk["response_selector"]["chitchat"]["response"]
+    assert selected["intent_response_key"] == "chitchat/ask_name", selected
+    question = parse("Điều kiện đăng ký thường trú tại chỗ ở hợp pháp do thuê là gì?")
+    assert question["intent"]["name"] == "ask_policy", question["intent"]
+    assert "chitchat" not in question.get("response_selector", {}), question
