@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import threading
+import weakref
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -131,20 +132,35 @@ def _start(app: FastAPI, settings: Settings) -> None:
         state.wake_worker = state.worker.wake
 
 
+# id(route) -> (weak reference to the route, names). Starlette routes define __eq__ and so
+# cannot be dictionary keys; the weak reference tells a reused id from the same route.
+_QUERY_NAMES: dict[int, tuple[weakref.ref, frozenset[str]]] = {}
+
+
+def declared_query_names(route) -> frozenset[str]:
+    """The query parameters a route declares, its dependencies' included (computed once)."""
+    cached = _QUERY_NAMES.get(id(route))
+    if cached is not None and cached[0]() is route:
+        return cached[1]
+    found: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        current = pending.pop()
+        found.update(p.alias for p in current.query_params)
+        pending.extend(current.dependencies)
+    names = frozenset(found)
+    _QUERY_NAMES[id(route)] = (weakref.ref(route), names)
+    return names
+
+
 def single_valued_query(request: Request) -> None:
     """A declared query parameter sent twice is an error, not "the last one wins": the schema
     says each is one value, and a silently dropped value would be a silently different query."""
     route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None or not request.query_params:
+    if getattr(route, "dependant", None) is None or not request.query_params:
         return
-    declared: set[str] = set()
-    pending = [dependant]
-    while pending:  # the route's own parameters and those of its dependencies
-        current = pending.pop()
-        declared.update(p.alias for p in current.query_params)
-        pending.extend(current.dependencies)
-    repeated = sorted({k for k in declared if len(request.query_params.getlist(k)) > 1})
+    repeated = sorted(k for k in declared_query_names(route)
+                      if len(request.query_params.getlist(k)) > 1)
     if repeated:
         raise RequestValidationError([
             {"loc": ("query", name), "msg": "Tham số chỉ được gửi một lần.", "type": "value_error"}

@@ -93,37 +93,45 @@ def test_concurrent_resends_never_duplicate(api, database):
         assert s.scalar(select(func.count()).where(FeedbackItem.idempotency_key == key)) == 1
 
 
-def test_a_waiting_submission_leaves_sqlite_writable(tmp_path, model_dir, smtp):
+@pytest.fixture
+def api_without_worker(tmp_path, model_dir, smtp):
+    """The API on a fresh SQLite file and no worker: nothing routes, nothing warms the router.
+    Yields the server, a service token and the database file."""
+    db = tmp_path / "caunoi.db"
+    env = service_env(f"sqlite:///{db}", model_dir, smtp.port, CAUNOI_RUN_WORKER="0")
+    server = Api(env)
+    try:
+        token = cli("token", "create", "--role", "service", "--name", "no-worker", env=env)
+        yield server, token, db
+    finally:
+        server.stop()
+
+
+def test_a_waiting_submission_leaves_sqlite_writable(api_without_worker):
     """?wait=N waits for the worker to route the item; on SQLite the waiting request used to
     hold the only write lock the whole time, so the worker could not route until the wait ran
     out (every chat confirmation took the whole wait, then 'pending'). No worker here, so the
     request waits its full 6 s; meanwhile another writer must get the lock at once."""
     import sqlite3
 
-    db = tmp_path / "caunoi.db"
-    env = service_env(f"sqlite:///{db}", model_dir, smtp.port, CAUNOI_RUN_WORKER="0")
-    server = Api(env)
+    server, token, db = api_without_worker
+    result = {}
+    waiting = threading.Thread(target=lambda: result.update(answer=server.request(
+        "POST", "/api/v1/feedback?wait=6", {
+            "kind": "complaint", "channel": "web", "idempotency_key": _key(),
+            "text": "Trường mầm non ở xã thiếu giáo viên"}, token=token)))
+    waiting.start()
+    time.sleep(2)  # the request is in its wait loop
+    assert waiting.is_alive()
+    writer = sqlite3.connect(db, timeout=2, isolation_level=None)
     try:
-        token = cli("token", "create", "--role", "service", "--name", "wait", env=env)
-        result = {}
-        waiting = threading.Thread(target=lambda: result.update(answer=server.request(
-            "POST", "/api/v1/feedback?wait=6", {
-                "kind": "complaint", "channel": "web", "idempotency_key": _key(),
-                "text": "Trường mầm non ở xã thiếu giáo viên"}, token=token)))
-        waiting.start()
-        time.sleep(2)  # the request is in its wait loop
-        assert waiting.is_alive()
-        writer = sqlite3.connect(db, timeout=2, isolation_level=None)
-        try:
-            writer.execute("BEGIN IMMEDIATE")  # 'database is locked' after 2 s if held
-            writer.execute("ROLLBACK")
-        finally:
-            writer.close()
-        waiting.join(30)
-        status, body = result["answer"]
-        assert status == 201 and body["routing"] == "pending", body
+        writer.execute("BEGIN IMMEDIATE")  # 'database is locked' after 2 s if held
+        writer.execute("ROLLBACK")
     finally:
-        server.stop()
+        writer.close()
+    waiting.join(30)
+    status, body = result["answer"]
+    assert status == 201 and body["routing"] == "pending", body
 
 
 def test_same_key_with_other_text_is_a_conflict(api):
@@ -328,21 +336,15 @@ def test_routing_preview(api):
     assert api.request("POST", "/api/v1/routing/preview", {"text": "x"})[0] == 401
 
 
-def test_first_routing_preview_builds_the_router_without_locking_sqlite(tmp_path, model_dir, smtp):
+def test_first_routing_preview_builds_the_router_without_locking_sqlite(api_without_worker):
     """No worker, so nothing warms the router up: the first preview builds it. It used to do so
     inside the request's own SQLite transaction and wait 30 s for itself, then answer 500. The
     status is the check: how long the build takes depends on the machine (35 s once in CI)."""
-    env = service_env(f"sqlite:///{tmp_path / 'caunoi.db'}", model_dir, smtp.port,
-                      CAUNOI_RUN_WORKER="0")
-    server = Api(env)
-    try:
-        token = cli("token", "create", "--role", "service", "--name", "preview", env=env)
-        status, body = server.request("POST", "/api/v1/routing/preview",
-                                      {"text": "Trường mầm non thiếu giáo viên"}, token=token)
-        assert status == 200, body
-        assert body["predicted"] == "giao-duc"
-    finally:
-        server.stop()
+    server, token, _ = api_without_worker
+    status, body = server.request("POST", "/api/v1/routing/preview",
+                                  {"text": "Trường mầm non thiếu giáo viên"}, token=token)
+    assert status == 200, body
+    assert body["predicted"] == "giao-duc"
 
 
 @pytest.mark.parametrize(
