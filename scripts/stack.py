@@ -31,7 +31,8 @@ RASA_MODELS = REPO / "models" / "rasa"
 VAR = REPO / "var"
 PY311 = REPO / ".venv" / "bin" / "python"
 
-# What `rasa train` reads. credentials.yml, endpoints.yml and the lock store are `rasa run`'s.
+# What `rasa train` reads. credentials.yml, endpoints.yml and the lock and tracker stores are
+# `rasa run`'s.
 TRAINING_INPUTS = ("config.yml", "domain", "data", "addons")
 RUN_ONLY = {"lock_store.py", "tracker_store.py"}
 

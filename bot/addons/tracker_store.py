@@ -4,16 +4,16 @@ Rasa 3.6's ``SQLTrackerStore`` on a SQLite file opens a new connection for every
 (SQLAlchemy's ``NullPool``) and commits in SQLite's default rollback-journal mode with
 ``synchronous=FULL``: several fsyncs per message, on the event loop that serves every
 conversation. Profiling ``rasa run`` under load put the tracker store at about a quarter of the
-time spent on a message, half of it in ``commit``.
+time spent on a message, half of the save in ``commit``.
 
 This store keeps the same tables and the same queries and changes only how SQLite is driven:
 
 - **WAL journal, ``synchronous=NORMAL``**: a commit appends to the write-ahead log without
   waiting for the disk; the log is synced at checkpoints. A crash of Rasa loses nothing; a power
-  cut may lose the last moments of conversation state, never corrupts the file. Readers (the
-  API, a backup) do not block the writer.
+  cut may lose the last moments of conversation state, never corrupts the file. Readers (a
+  backup, an export) do not block the writer.
 - **A small pool of connections** instead of one per query.
-- ``busy_timeout`` so a concurrent reader or a second writer waits instead of failing.
+- ``busy_timeout`` so a second writer (another process) waits instead of failing at once.
 
 ``endpoints.yml``::
 
@@ -76,8 +76,8 @@ class SQLiteTrackerStore(SQLTrackerStore):
             poolclass=QueuePool,
             pool_size=2,
             max_overflow=4,
-            # Rasa may touch the store from an executor thread; a pooled connection is only
-            # ever used by one thread at a time.
+            # sqlite3 refuses a connection made on another thread; a pooled connection is
+            # only ever used by one thread at a time, whichever thread Rasa calls from.
             connect_args={"check_same_thread": False},
         )
         sa.event.listen(self.engine, "connect", _apply_pragmas)
