@@ -9,7 +9,8 @@ so the baseline row reproduces benchmarks/retrieval.py) and varies one thing at 
 4. dropping or down-weighting syllable bigrams made of very common syllables;
 5. title-vector variants (heading without the law's name; max / mean of both);
 5b. lexicon matching that respects the diacritics the citizen typed
-   ("đất cho" no longer matches "dắt chó", nor "mấy cây" "máy cày");
+   ("đất cho" no longer matches "dắt chó", nor "mấy cây" "máy cày"): shipped in 54404ba, so
+   every row now runs it and its own row is gone (results/colloquial_ideas.json predates that);
 6. the legal-term expansion matched against article headings only (dense, BM25);
 7. e5 "passage: " prefix on the query; candidate pool sizes;
 8. the best of 4 + 5b (+ softmax-sum) with a small grid of fusion weights;
@@ -64,9 +65,6 @@ class Config:
     stop_factor: float = 0.5
     # 5. title vectors
     title_mode: str = "heading"  # heading | article | max | mean
-    # 5b. lexicon matching: compatible (accented words must match exactly) shipped in 54404ba;
-    # both values now run the shipped matching
-    lex_match: str = "folded"
     # 6. legal-term expansion matched against article titles only
     xtitle_dense: float = 0.0  # weight of cos(extras-only vector, title vectors)
     xtitle_bm25: float = 0.0  # weight of BM25(extras-only, title field)
@@ -125,16 +123,11 @@ class Lab:
         from knowledge.normalize import normalize
 
         plain = s.lexicon.expand_abbreviations(normalize(text))
-        # since 54404ba the shipped lexicon matches the typed accents (5b), so the baseline
-        # query and the "compatible" one are the same; the results file predates that
-        extras = s.lexicon.legal_terms(plain)
-        compat = extras
+        extras = s.lexicon.legal_terms(plain)  # accent-aware since 54404ba (5b)
         return {
             "query": query,
             "plain": plain,
             "extras": extras,
-            "compat_query": replace(query, expanded=" ".join([query.restored, *compat])),
-            "compat_extras": compat,
             "vec": {
                 "restored": self.encode(query.restored),
                 "plain": self.encode(plain),
@@ -200,8 +193,6 @@ class Lab:
         return np.asarray(field.weights[:, ids] @ wv).ravel()
 
     def bm25(self, p: dict, cfg: Config) -> np.ndarray:
-        if cfg.lex_match == "compatible":
-            p = {**p, "query": p["compat_query"], "extras": p["compat_extras"]}
         s, q = self.s, p["query"]
         t = s.tuning
         fw = t.folded_weight_unaccented if q.unaccented else t.folded_weight
@@ -411,7 +402,6 @@ def configs() -> list[Config]:
     # 5. title vectors
     for mode in ("article", "max", "mean"):
         out.append(replace(base, name=f"5 titles {mode}", title_mode=mode))
-    out.append(replace(base, name="5b lexicon: compatible accents", lex_match="compatible"))
     for w in (0.05, 0.1, 0.2):
         out.append(replace(base, name=f"6 extras->title dense w={w}", xtitle_dense=w))
         out.append(replace(base, name=f"6 extras->title bm25 w={w}", xtitle_bm25=w))
@@ -428,7 +418,7 @@ def configs() -> list[Config]:
         out.append(
             replace(base, name=f"11 heading similarity from the {mode} query", title_query=mode)
         )
-    best = replace(base, stop_df=0.3, stop_bigram="drop_both", lex_match="compatible")
+    best = replace(base, stop_df=0.3, stop_bigram="drop_both")
     out.append(replace(best, name="8 4(drop_both 0.3)+5b"))
     out.append(replace(best, name="8 4+5b+softmax 0.02", agg="softmax", temp=0.02))
     for dw, tw in itertools.product((0.4, 0.5, 0.6), (0.1, 0.15, 0.2)):
