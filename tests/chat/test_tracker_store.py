@@ -31,9 +31,9 @@ LOAD = """
 """
 
 
-def in_rasa(db, body: str, **env: str) -> dict:
+def in_rasa(db, body: str) -> dict:
     code = (textwrap.dedent(LOAD) + textwrap.dedent(body)).replace("DB", repr(str(db)))
-    return run_script(code, cwd=REPO / "bot", PYTHONPATH="", **env)
+    return run_script(code, cwd=REPO / "bot", PYTHONPATH="")
 
 
 def test_conversations_survive_a_restart_and_the_file_is_in_wal_mode(tmp_path):
@@ -69,7 +69,7 @@ def test_conversations_survive_a_restart_and_the_file_is_in_wal_mode(tmp_path):
 
 
 def test_a_reader_holding_the_file_does_not_block_a_save(tmp_path):
-    """WAL: the API or a backup reading the tracker file while Rasa writes costs Rasa nothing."""
+    """WAL: a backup or an export reading the tracker file while Rasa writes costs Rasa nothing."""
     db = tmp_path / "tracker.db"
     in_rasa(db, 'print(json.dumps({}))')  # creates the tables
     reader = sqlite3.connect(db)
