@@ -67,10 +67,12 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_conn, _record) -> None:
             dbapi_conn.isolation_level = None  # SQLAlchemy, not pysqlite, starts transactions
             cur = dbapi_conn.cursor()
+            # the busy timeout (also set by the driver's timeout=30) comes first, so that the
+            # switch to WAL waits for another process's lock instead of failing
+            cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")
