@@ -16,7 +16,10 @@ so the baseline row reproduces benchmarks/retrieval.py) and varies one thing at 
 8. the best of 4 + 5b (+ softmax-sum) with a small grid of fusion weights;
 9. article centroid vectors (mean of the passage vectors);
 10. cosines on a fixed scale instead of per-query min-max;
-11. heading similarity from the expanded query.
+11. heading similarity from the expanded query;
+12. an "everyday" vector per article: its heading, then the lexicon's everyday phrases whose
+    legal terms best match that heading (BM25 over headings, top 3 articles per phrase), in
+    place of the heading vector, or beside it (mean / max).
 
 Tuning set = ALQAC dev (accented + unaccented) + odd-numbered colloquial questions
 (accented + unaccented); even-numbered colloquial questions are reported apart.
@@ -64,7 +67,7 @@ class Config:
     stop_bigram: str = "keep"  # keep | drop_both | drop_any | down_both
     stop_factor: float = 0.5
     # 5. title vectors
-    title_mode: str = "heading"  # heading | article | max | mean
+    title_mode: str = "heading"  # heading | article | max | mean | centroid… | everyday…
     # 6. legal-term expansion matched against article titles only
     xtitle_dense: float = 0.0  # weight of cos(extras-only vector, title vectors)
     xtitle_bm25: float = 0.0  # weight of BM25(extras-only, title field)
@@ -145,6 +148,28 @@ class Lab:
             firsts, _ = article_titles(self.s.passages)
             self._tf = BM25Field.build([terms(p.article_title) for p in firsts])
         return self._tf
+
+    def everyday_vectors(self) -> np.ndarray:
+        """Heading + the everyday phrases attached to the article (heading alone if none)."""
+        if getattr(self, "_everyday", None) is None:
+            from knowledge.index import article_titles
+
+            firsts, _ = article_titles(self.s.passages)
+            attached: list[list[str]] = [[] for _ in firsts]
+            field = self.title_field()
+            for entries in self.s.lexicon.phrases.values():
+                for written, legal in entries:
+                    sc = field.scores(terms(legal))
+                    for a in np.argsort(-sc, kind="stable")[:3]:
+                        if sc[a] > 0:
+                            attached[a].append(" ".join(written))
+            vectors = self.s.title_vectors.copy()
+            rows = [i for i, ph in enumerate(attached) if ph]
+            texts = [f"Điều {firsts[i].article_id}. {firsts[i].article_title}: "
+                     + ", ".join(dict.fromkeys(attached[i])) for i in rows]
+            vectors[rows] = self.s.encoder.encode_passages(texts)
+            self._everyday = vectors
+        return self._everyday
 
     def title_article_vectors(self) -> np.ndarray:
         """Vectors of the article titles alone (no law name), encoded as passages."""
@@ -227,7 +252,8 @@ class Lab:
         titles = self._titles(cfg)
         ps = [self.vectors @ vec[n] for n in names]
         ts = [[t @ vec[n] for t in titles] for n in names]
-        ts = [np.max(x, axis=0) if cfg.title_mode == "max" else np.mean(x, axis=0) for x in ts]
+        ts = [np.max(x, axis=0) if cfg.title_mode in ("max", "heading|everyday")
+              else np.mean(x, axis=0) for x in ts]
         if cfg.title_query != "restored":
             tx = self._titles(cfg)[0] @ vec["expanded"]
             ts = [tx if cfg.title_query == "expanded" else (ts[0] + tx) / 2]
@@ -255,6 +281,10 @@ class Lab:
             return [self.s.title_vectors, self.centroids()]
         if cfg.title_mode == "article":
             return [self.title_article_vectors()]
+        if cfg.title_mode == "everyday":
+            return [self.everyday_vectors()]
+        if cfg.title_mode in ("heading+everyday", "heading|everyday"):
+            return [self.s.title_vectors, self.everyday_vectors()]
         return [self.s.title_vectors, self.title_article_vectors()]
 
     def rank(self, p: dict, cfg: Config, k: int = 10) -> list[int]:
@@ -418,6 +448,8 @@ def configs() -> list[Config]:
         out.append(
             replace(base, name=f"11 heading similarity from the {mode} query", title_query=mode)
         )
+    for mode in ("everyday", "heading+everyday", "heading|everyday"):
+        out.append(replace(base, name=f"12 titles {mode}", title_mode=mode))
     best = replace(base, stop_df=0.3, stop_bigram="drop_both")
     out.append(replace(best, name="8 4(drop_both 0.3)+5b"))
     out.append(replace(best, name="8 4+5b+softmax 0.02", agg="softmax", temp=0.02))
