@@ -48,6 +48,13 @@ class Stack:
         assert status == 200, messages
         return messages
 
+    def parse(self, text: str) -> dict:
+        """What Rasa's NLU makes of a message (``/model/parse``), without a conversation."""
+        status, body = http("POST", f"http://127.0.0.1:{self.rasa_port}/model/parse",
+                            {"text": text})
+        assert status == 200, body
+        return body
+
     def get(self, path: str, *, token: str | None = None) -> tuple[int, object]:
         return http("GET", self.api_url + path, token=token)
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from pathlib import Path
 
-from tests.actions.servers import http
-from tests.conftest import SHARED
+from tests.conftest import REPO, SHARED
 from tests.e2e.conftest import answer_payload, texts
 
 DEV = SHARED / "data" / "legal" / "questions-dev.json"
@@ -69,22 +67,16 @@ def test_small_talk_is_answered_and_questions_skip_the_response_selector(stack):
     said = texts(stack.say("chitchat-1", "bạn tên là gì"))
     assert "Mình là Cầu Nối" in said, said
 
-    def parse(text: str) -> dict:
-        status, body = http("POST", f"http://127.0.0.1:{stack.rasa_port}/model/parse",
-                            {"text": text})
-        assert status == 200, body
-        return body
-
-    small_talk = parse("bạn tên là gì")
+    small_talk = stack.parse("bạn tên là gì")
     assert small_talk["intent"]["name"] == "chitchat", small_talk["intent"]
     selected = small_talk["response_selector"]["chitchat"]["response"]
     assert selected["intent_response_key"] == "chitchat/ask_name", selected
-    question = parse("Điều kiện đăng ký thường trú tại chỗ ở hợp pháp do thuê là gì?")
+    question = stack.parse("Điều kiện đăng ký thường trú tại chỗ ở hợp pháp do thuê là gì?")
     assert question["intent"]["name"] == "ask_policy", question["intent"]
     assert "chitchat" not in question.get("response_selector", {}), question
 
 
-COLLOQUIAL = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "colloquial-dev.json"
+COLLOQUIAL = REPO / "benchmarks" / "data" / "colloquial-dev.json"
 
 
 def test_colloquial_questions_are_answered_not_taken_for_complaints(stack):
@@ -103,10 +95,7 @@ def test_colloquial_questions_are_answered_not_taken_for_complaints(stack):
                 answered[variant] += 1
             else:
                 form.append((variant, text, texts(messages)[:120]))
-            status, parsed = http("POST", f"http://127.0.0.1:{stack.rasa_port}/model/parse",
-                                  {"text": text})
-            assert status == 200, parsed
-            guarded += parsed.get("question_guard") is not None
+            guarded += stack.parse(text).get("question_guard") is not None
     rates = {k: v / len(questions) for k, v in answered.items()}
     print(f"\ncolloquial questions answered (n={len(questions)}): {rates}; "
           f"{guarded} read as complaints and turned back into questions")
