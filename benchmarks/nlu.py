@@ -214,6 +214,19 @@ def report(name: str, rows: list[dict], train_s: tuple[float, float], n_train: i
     return row
 
 
+def train_split(examples: dict[str, list[str]], other: list[dict], seed: int,
+                work: Path) -> tuple[Path, tuple[float, float], dict]:
+    """Train on one 80/20 draw and test on its 20%: the model, its training time, the row."""
+    train_ex, test_ex = split(examples, seed)
+    tag = "" if seed == SEED else f"-{seed}"
+    dump(work / f"train{tag}.yml", train_ex, other)
+    dump(work / f"test{tag}.yml", with_folded_copies(test_ex))
+    model, secs = train(work / f"train{tag}.yml", work / f"split-model{tag}")
+    results = evaluate(model, work / f"test{tag}.yml", work / f"split-results{tag}")
+    name = "split 80/20" if seed == SEED else f"split 80/20, seed {seed}"
+    return model, secs, report(name, results, secs, sum(map(len, train_ex.values())))
+
+
 def questions(path: Path) -> dict[str, list[str]]:
     """A question file (``[{"text": ...}]``) as ``ask_policy`` examples, with folded copies;
     brackets become parentheses so that Rasa does not read them as entity markup."""
@@ -251,8 +264,6 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     examples, other = load(sorted(NLU_DIR.glob("*.yml")))
     train_ex, test_ex = split(examples)
-    dump(work / "train.yml", train_ex, other)
-    dump(work / "test.yml", with_folded_copies(test_ex))
     heldout, _ = load([HELDOUT])
     dump(work / "heldout.yml", with_folded_copies(heldout))
     known = {template(e) for exs in examples.values() for e in exs}
@@ -261,18 +272,17 @@ def main() -> None:
         print(f"warning: {len(copied)} held-out messages are (near-)copies of training examples: "
               + "; ".join(copied[:10]), file=sys.stderr)
     n_all = sum(map(len, examples.values()))
-    n_train = sum(map(len, train_ex.values()))
     n_templates = len({template(e) for exs in examples.values() for e in exs})
     print(f"{n_all} examples, {n_templates} templates, {len(examples)} intents "
-          f"(chitchat sub-intents counted); split: {n_train} train / "
+          f"(chitchat sub-intents counted); split: {sum(map(len, train_ex.values()))} train / "
           f"{sum(map(len, test_ex.values()))} test; held-out: "
           f"{sum(map(len, heldout.values()))} messages; {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
 
     rows = []
-    model, secs = train(work / "train.yml", work / "split-model")
-    rows.append(report("split 80/20", evaluate(model, work / "test.yml", work / "split-results"),
-                       secs, n_train))
+    model, secs, row = train_split(examples, other, SEED, work)
+    rows.append(row)
+    n_train = row["train ex"]
     if not args.quick:
         model, secs = train(NLU_DIR, work / "full-model")
         n_train = n_all
@@ -286,13 +296,7 @@ def main() -> None:
                                                     work / f"{slug}-results")))
     split_f1 = [float(rows[0]["F1"])]
     for seed in range(SEED + 1, SEED + args.draws):
-        train_ex, test_ex = split(examples, seed)
-        dump(work / f"train-{seed}.yml", train_ex, other)
-        dump(work / f"test-{seed}.yml", with_folded_copies(test_ex))
-        model, secs = train(work / f"train-{seed}.yml", work / f"split-model-{seed}")
-        results = evaluate(model, work / f"test-{seed}.yml", work / f"split-{seed}")
-        rows.append(report(f"split 80/20, seed {seed}", results, secs,
-                           sum(map(len, train_ex.values()))))
+        rows.append(train_split(examples, other, seed, work)[2])
         split_f1.append(float(rows[-1]["F1"]))
     if args.draws > 1:
         mean = sum(split_f1) / len(split_f1)
