@@ -19,7 +19,9 @@ so the baseline row reproduces benchmarks/retrieval.py) and varies one thing at 
 11. heading similarity from the expanded query;
 12. an "everyday" vector per article: its heading, then the lexicon's everyday phrases whose
     legal terms best match that heading (BM25 over headings, top 3 articles per phrase), in
-    place of the heading vector, or beside it (mean / max).
+    place of the heading vector, or beside it (mean / max);
+13. dense pseudo-relevance feedback (Rocchio): the query vector plus beta times the mean of the
+    m best passages of a first ranking, ranked again.
 
 Tuning set = ALQAC dev (accented + unaccented) + odd-numbered colloquial questions
 (accented + unaccented); even-numbered colloquial questions are reported apart.
@@ -80,6 +82,10 @@ class Config:
     # flat (unsure) dense ranking weighs less than a peaked one
     dense_range: float = 0.0  # 0 = per-query min-max (shipped)
     title_query: str = "restored"  # restored | expanded | mean (vector compared with headings)
+    # 13. dense pseudo-relevance feedback (Rocchio): the query vector plus prf_beta times the
+    # mean of the prf_m best passages of a first ranking, then ranked again
+    prf_m: int = 0
+    prf_beta: float = 0.0
 
 
 class Lab:
@@ -288,6 +294,15 @@ class Lab:
         return [self.s.title_vectors, self.title_article_vectors()]
 
     def rank(self, p: dict, cfg: Config, k: int = 10) -> list[int]:
+        if cfg.prf_m:
+            first = self._rank(p, cfg, k=cfg.prf_m, passages=True)
+            vec = p["vec"]["restored"] + cfg.prf_beta * self.vectors[first].mean(axis=0)
+            vec = vec / np.linalg.norm(vec)
+            p = {**p, "vec": {**p["vec"], "restored": vec}}
+            cfg = replace(cfg, prf_m=0)
+        return self._rank(p, cfg, k)
+
+    def _rank(self, p: dict, cfg: Config, k: int = 10, passages: bool = False) -> list[int]:
         s = self.s
         bm = self.bm25(p, cfg)
         dsim, tsim = self.dense_sims(p, cfg)
@@ -323,6 +338,8 @@ class Lab:
         elif cfg.agg == "softmax":
             fused = _softmax_sum(fused, art, cfg.temp)
         order = np.argsort(-fused, kind="stable")
+        if passages:
+            return [int(i) for i in cand[order[:k]]]
         out: list[int] = []
         for j in order:
             a = int(art[j])
@@ -450,6 +467,8 @@ def configs() -> list[Config]:
         )
     for mode in ("everyday", "heading+everyday", "heading|everyday"):
         out.append(replace(base, name=f"12 titles {mode}", title_mode=mode))
+    for m, beta in itertools.product((1, 3, 5), (0.3, 0.6, 1.0)):
+        out.append(replace(base, name=f"13 dense PRF top {m} beta {beta}", prf_m=m, prf_beta=beta))
     best = replace(base, stop_df=0.3, stop_bigram="drop_both")
     out.append(replace(best, name="8 4(drop_both 0.3)+5b"))
     out.append(replace(best, name="8 4+5b+softmax 0.02", agg="softmax", temp=0.02))
