@@ -49,6 +49,7 @@ class Encoder:
         if pooling != "mean" or len(self.model) != 3:
             raise ValueError(f"{model_dir}: cần mô hình e5 với mean pooling + Normalize")
         self._onnx = None  # the exported query graph, when install time made a faithful one
+        self._passage_session = None  # (threads, session) of the same graph for passages
         from knowledge import onnx_query
 
         if onnx_query.is_current(Path(model_dir)):
@@ -86,6 +87,10 @@ class Encoder:
         return vec.numpy().astype(np.float32)
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Passage vectors; through the exported graph in small, length-sorted batches when
+        there is one (about twice as fast as torch on two cores, the same vectors)."""
+        if self._onnx is not None:
+            return self._encode_passages_onnx(texts)
         vecs = self.model.encode(
             [PASSAGE_PREFIX + t for t in texts],
             batch_size=32,
@@ -93,6 +98,30 @@ class Encoder:
             show_progress_bar=progress,
         )
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def _encode_passages_onnx(self, texts: Sequence[str], batch: int = 8) -> np.ndarray:
+        import torch
+
+        from knowledge import onnx_query
+
+        threads = torch.get_num_threads()  # what set_threads asked for: all cores when building
+        if self._passage_session is None or self._passage_session[0] != threads:
+            path = Path(self.model_dir) / onnx_query.FILE
+            self._passage_session = (threads, onnx_query.session(path, threads=threads))
+        sess = self._passage_session[1]
+        out = np.zeros((len(texts), self.dim), np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), batch):
+            ids = order[start : start + batch]
+            features = self._tokenizer(
+                [PASSAGE_PREFIX + texts[i] for i in ids],
+                return_tensors="np",
+                padding=True,
+                truncation=True,
+                max_length=self.model.max_seq_length,
+            )
+            out[ids] = onnx_query.run(sess, features)
+        return out
 
 
 def build_faiss(vectors: np.ndarray, *, hnsw_threshold: int = HNSW_THRESHOLD) -> faiss.Index:

@@ -239,3 +239,29 @@ def test_onnx_query_encoder_is_faithful_to_torch(model_dir):
     encoder._onnx = onnx
     assert fast.shape == (3, 384) and fast.dtype == np.float32
     assert (fast * slow).sum(1).min() >= 0.999
+
+
+def test_onnx_passage_encoder_is_faithful_to_torch_and_keeps_the_order(model_dir):
+    """Passages go through the same graph in length-sorted, padded batches; each vector must
+    come back in its text's place and match what sentence-transformers gives."""
+    from knowledge import dense
+    from knowledge.dense import Encoder
+
+    encoder = Encoder(model_dir)
+    assert encoder._onnx is not None
+    # lengths out of order, more than one batch, one text long enough to be truncated
+    texts = PASSAGES + [p * 60 for p in PASSAGES[:1]] + ["Điều 1.", *QUERIES]
+    dense.set_threads(2)
+    try:
+        fast = encoder.encode_passages(texts)
+        threads_used = encoder._passage_session[0]
+    finally:
+        dense.set_threads(1)
+    onnx, encoder._onnx = encoder._onnx, None
+    slow = encoder.encode_passages(texts)
+    encoder._onnx = onnx
+    assert fast.shape == (len(texts), 384) and fast.dtype == np.float32
+    assert threads_used == 2
+    assert (fast * slow).sum(1).min() >= 0.999
+    # each row is its own text's vector, not a neighbour's
+    assert (fast @ slow.T).argmax(axis=1).tolist() == list(range(len(texts)))
