@@ -208,6 +208,9 @@ class Outbox:
                              next_at=time.time() + delay)
                 log.warning("outbox: %s not sent yet (attempt %d, next in %.0f s): %s",
                             key, attempts, delay, exc)
+                # the background thread may be asleep for up to a minute (nothing was pending
+                # when it last looked): it must wake to keep this schedule
+                self._wake.set()
             else:
                 self._update(key, status="failed", attempts=attempts, error=str(exc))
                 level = logging.INFO if path.endswith("/votes") else logging.ERROR
