@@ -39,8 +39,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
 from common import REPO, publish
+
+from scripts.nlu_data import ENTITY, load, plain
 
 sys.path.insert(0, str(REPO / "bot"))
 from addons.vi_text import canonical, fold  # noqa: E402
@@ -57,14 +58,7 @@ QUESTION_SETS = {
 SEED = 42
 TEST_SHARE = 0.2
 
-# [text](entity) or [text]{"entity": ...}
-_ENTITY = re.compile(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})")
 _WORD = re.compile(r"\w+")
-
-
-def plain(example: str) -> str:
-    """The message text without entity markup."""
-    return _ENTITY.sub(r"\1", example)
 
 
 def template(example: str) -> str:
@@ -75,7 +69,7 @@ def template(example: str) -> str:
 def fold_example(example: str) -> str:
     """The example as typed without diacritics; entity labels and JSON values are kept."""
     out, last = [], 0
-    for m in _ENTITY.finditer(example):
+    for m in ENTITY.finditer(example):
         out.append(fold(example[last:m.start()]))
         out.append(f"[{fold(m.group(1))}]{m.group(2)}")
         last = m.end()
@@ -86,20 +80,6 @@ def fold_example(example: str) -> str:
 def accented(example: str) -> bool:
     text = plain(example)
     return fold(text) != text.lower()
-
-
-def load(paths: list[Path]) -> tuple[dict[str, list[str]], list[dict]]:
-    """Examples by intent, and the other items (regex, lookup, synonym) as they are."""
-    examples: dict[str, list[str]] = defaultdict(list)
-    other: list[dict] = []
-    for path in paths:
-        for item in yaml.safe_load(path.read_text())["nlu"]:
-            if "intent" in item:
-                lines = item["examples"].splitlines()
-                examples[item["intent"]] += [ln[2:].strip() for ln in lines if ln.startswith("- ")]
-            else:
-                other.append(item)
-    return examples, other
 
 
 def dump(path: Path, examples: dict[str, list[str]], other: list[dict] = ()) -> None:

@@ -3,12 +3,11 @@ pipeline component that uses them (bot/addons/question_guard.py, run in the Rasa
 
 from __future__ import annotations
 
-import re
 import sys
 
 import pytest
-import yaml
 
+from scripts.nlu_data import load, plain
 from scripts.stack import BOT
 from tests.chat.test_lock_store import RASA_PYTHON, run_script
 
@@ -48,12 +47,7 @@ def test_complaints_and_small_talk_carry_none(text):
 
 
 def examples(intent: str) -> list[str]:
-    out = []
-    for path in sorted((BOT / "data" / "nlu").glob("*.yml")):
-        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
-            if item.get("intent") == intent:
-                out += [line[2:] for line in item["examples"].splitlines() if line[:2] == "- "]
-    return [re.sub(r"\[([^\]]+)\](\([^)]*\)|\{[^}]*\})", r"\1", e) for e in out]
+    return [plain(e) for e in load(sorted((BOT / "data" / "nlu").glob("*.yml")))[0][intent]]
 
 
 def test_cues_separate_the_training_questions_from_the_complaints():
