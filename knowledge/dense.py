@@ -90,7 +90,7 @@ class Encoder:
         """Passage vectors; through the exported graph in small, length-sorted batches when
         there is one (about twice as fast as torch on two cores, the same vectors)."""
         if self._onnx is not None:
-            return self._encode_passages_onnx(texts)
+            return self._encode_passages_onnx(texts, progress=progress)
         vecs = self.model.encode(
             [PASSAGE_PREFIX + t for t in texts],
             batch_size=32,
@@ -99,19 +99,24 @@ class Encoder:
         )
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
-    def _encode_passages_onnx(self, texts: Sequence[str], batch: int = 8) -> np.ndarray:
+    def _encode_passages_onnx(self, texts: Sequence[str], batch: int = 8, *,
+                              progress: bool = False) -> np.ndarray:
         import torch
+        from tqdm import tqdm
 
         from knowledge import onnx_query
 
         threads = torch.get_num_threads()  # what set_threads asked for: all cores when building
-        if self._passage_session is None or self._passage_session[0] != threads:
-            path = Path(self.model_dir) / onnx_query.FILE
-            self._passage_session = (threads, onnx_query.session(path, threads=threads))
-        sess = self._passage_session[1]
+        if threads == 1:
+            sess = self._onnx  # the query session: no second copy of the weights
+        else:
+            if self._passage_session is None or self._passage_session[0] != threads:
+                path = Path(self.model_dir) / onnx_query.FILE
+                self._passage_session = (threads, onnx_query.session(path, threads=threads))
+            sess = self._passage_session[1]
         out = np.zeros((len(texts), self.dim), np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch):
+        for start in tqdm(range(0, len(order), batch), disable=not progress):
             ids = order[start : start + batch]
             features = self._tokenizer(
                 [PASSAGE_PREFIX + texts[i] for i in ids],

@@ -257,11 +257,13 @@ def test_onnx_passage_encoder_is_faithful_to_torch_and_keeps_the_order(model_dir
         threads_used = encoder._passage_session[0]
     finally:
         dense.set_threads(1)
+    one_thread = encoder.encode_passages(texts[:3])  # serving: the query session, one thread
     onnx, encoder._onnx = encoder._onnx, None
     slow = encoder.encode_passages(texts)
     encoder._onnx = onnx
     assert fast.shape == (len(texts), 384) and fast.dtype == np.float32
     assert threads_used == 2
+    assert (one_thread * slow[:3]).sum(1).min() >= 0.999
     assert (fast * slow).sum(1).min() >= 0.999
     # each row is its own text's vector, not a neighbour's
     assert (fast @ slow.T).argmax(axis=1).tolist() == list(range(len(texts)))
