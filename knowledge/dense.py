@@ -58,6 +58,12 @@ class Encoder:
             except Exception:  # noqa: BLE001 - onnxruntime missing or the file unreadable
                 self._onnx = None
 
+    def _tokens(self, texts: list[str], tensors: str = "np"):
+        """Token ids and mask for prefixed texts, padded to the longest, cut at the model's
+        maximum length."""
+        return self._tokenizer(texts, return_tensors=tensors, padding=True, truncation=True,
+                               max_length=self.model.max_seq_length)
+
     def encode_query(self, text: str) -> np.ndarray:
         """One query, straight through the transformer: mean pooling + L2, as the
         model folder's modules say, without sentence-transformers' batching overhead
@@ -65,21 +71,10 @@ class Encoder:
         if self._onnx is not None:
             from knowledge import onnx_query
 
-            features = self._tokenizer(
-                [QUERY_PREFIX + text],
-                return_tensors="np",
-                truncation=True,
-                max_length=self.model.max_seq_length,
-            )
-            return onnx_query.run(self._onnx, features)
+            return onnx_query.run(self._onnx, self._tokens([QUERY_PREFIX + text], "np"))
         import torch
 
-        features = self._tokenizer(
-            [QUERY_PREFIX + text],
-            return_tensors="pt",
-            truncation=True,
-            max_length=self.model.max_seq_length,
-        )
+        features = self._tokens([QUERY_PREFIX + text], "pt")
         with torch.inference_mode():
             hidden = self._transformer(**features).last_hidden_state
             mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -118,14 +113,7 @@ class Encoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in tqdm(range(0, len(order), batch), disable=not progress):
             ids = order[start : start + batch]
-            features = self._tokenizer(
-                [PASSAGE_PREFIX + texts[i] for i in ids],
-                return_tensors="np",
-                padding=True,
-                truncation=True,
-                max_length=self.model.max_seq_length,
-            )
-            out[ids] = onnx_query.run(sess, features)
+            out[ids] = onnx_query.run(sess, self._tokens([PASSAGE_PREFIX + texts[i] for i in ids]))
         return out
 
 
