@@ -22,6 +22,8 @@ so the baseline row reproduces benchmarks/retrieval.py) and varies one thing at 
     place of the heading vector, or beside it (mean / max);
 13. dense pseudo-relevance feedback (Rocchio): the query vector plus beta times the mean of the
     m best passages of a first ranking, ranked again.
+14. BM25 over whole articles (heading and every passage as one document, both fields) as a
+    fourth signal whose weight comes from the passage BM25.
 
 Tuning set = ALQAC dev (accented + unaccented) + odd-numbered colloquial questions
 (accented + unaccented); even-numbered colloquial questions are reported apart.
@@ -86,6 +88,9 @@ class Config:
     # mean of the prf_m best passages of a first ranking, then ranked again
     prf_m: int = 0
     prf_beta: float = 0.0
+    # 14. BM25 over whole articles (heading + every passage) as a fourth signal, its weight
+    # taken from the passage BM25
+    article_bm25: float = 0.0
 
 
 class Lab:
@@ -176,6 +181,22 @@ class Lab:
             vectors[rows] = self.s.encoder.encode_passages(texts)
             self._everyday = vectors
         return self._everyday
+
+    def article_bm25(self, p: dict) -> np.ndarray:
+        """BM25 of every article as one document (heading and all its passages), both fields."""
+        if getattr(self, "_art_fields", None) is None:
+            from knowledge.index import article_titles
+            from knowledge.sparse import BM25Field
+
+            firsts, _ = article_titles(self.s.passages)
+            docs = [firsts[a].heading + "\n" + "\n".join(self.s.passages[i].text for i in idx)
+                    for a, idx in enumerate(self.s.article_passages)]
+            self._art_fields = tuple(BM25Field.build([terms(d, folded=f) for d in docs])
+                                     for f in (False, True))
+        q, t = p["query"], self.s.tuning
+        fw = t.folded_weight_unaccented if q.unaccented else t.folded_weight
+        acc, fol = self._art_fields
+        return acc.scores(terms(q.expanded)) + fw * fol.scores(terms(q.expanded, folded=True))
 
     def title_article_vectors(self) -> np.ndarray:
         """Vectors of the article titles alone (no law name), encoded as passages."""
@@ -321,6 +342,9 @@ class Lab:
         if cfg.centroid_weight:
             parts[0] = (b, wb - cfg.centroid_weight)
             parts.append((self._cent_sims[art], cfg.centroid_weight))
+        if cfg.article_bm25:
+            parts[0] = (parts[0][0], parts[0][1] - cfg.article_bm25)
+            parts.append((self.article_bm25(p)[art], cfg.article_bm25))
         if cfg.xtitle_dense and p["vec"]["extras"] is not None:
             parts.append((s.title_vectors[art] @ p["vec"]["extras"], cfg.xtitle_dense))
         if cfg.xtitle_bm25 and p["extras"]:
@@ -469,6 +493,8 @@ def configs() -> list[Config]:
         out.append(replace(base, name=f"12 titles {mode}", title_mode=mode))
     for m, beta in itertools.product((1, 3, 5), (0.3, 0.6, 1.0)):
         out.append(replace(base, name=f"13 dense PRF top {m} beta {beta}", prf_m=m, prf_beta=beta))
+    for w in (0.05, 0.1, 0.2, 0.3):
+        out.append(replace(base, name=f"14 article BM25 w={w} (from BM25)", article_bm25=w))
     best = replace(base, stop_df=0.3, stop_bigram="drop_both")
     out.append(replace(best, name="8 4(drop_both 0.3)+5b"))
     out.append(replace(best, name="8 4+5b+softmax 0.02", agg="softmax", temp=0.02))
