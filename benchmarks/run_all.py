@@ -22,6 +22,7 @@ SCRIPTS = [
     "routing.py",
     "intake.py",
     "nlu.py",
+    "nlu_linear.py",
     "assistant.py",  # 20 people chatting (2 s between their turns)
     ("assistant.py", "--think", "0"),  # 20 turns always in flight: saturation
 ]

@@ -1,0 +1,114 @@
+"""Is the NLU split score held back by DIET or by the data? Linear models on the same features.
+
+Trains scikit-learn classifiers in place of DIET on the very splits ``benchmarks/nlu.py`` draws
+(80/20 by template, seeds 42, 43, …; the test side with a folded copy of every accented
+message) and scores them the same way (macro-F1 over true and predicted labels, chitchat
+sub-intents as ``chitchat``, the question guard applied). Features mirror the Rasa pipeline
+(``bot/config.yml``): folded, de-slanged words and word pairs, folded character n-grams and the
+words as typed, tf-idf weighted. Seconds per draw instead of minutes, so it is also a quick
+proxy for data changes.
+
+    .venv/bin/python benchmarks/nlu_linear.py [--draws 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+import numpy as np
+from common import REPO, publish
+from nlu import NLU_DIR, SEED, split, with_folded_copies
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.svm import LinearSVC
+
+from scripts.nlu_data import load, plain
+
+sys.path.insert(0, str(REPO / "bot"))
+from addons.vi_text import canonical, looks_like_question  # noqa: E402
+
+_WORD = re.compile(r"\w+")
+_TOKEN = r"(?u)\b\w+\b"
+
+
+def lemmas(text: str) -> str:
+    return " ".join(canonical(w) for w in _WORD.findall(text))
+
+
+def typed(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def label(intent: str) -> str:
+    return "chitchat" if intent.startswith("chitchat/") else intent
+
+
+def featurizers() -> list[TfidfVectorizer]:
+    return [
+        TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, ngram_range=(1, 2),
+                        preprocessor=lemmas, sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), preprocessor=lemmas,
+                        sublinear_tf=True),
+        TfidfVectorizer(analyzer="word", token_pattern=_TOKEN, preprocessor=typed,
+                        sublinear_tf=True),
+    ]
+
+
+def flatten(examples: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    texts = [plain(e) for exs in examples.values() for e in exs]
+    labels = [label(i) for i, exs in examples.items() for _ in exs]
+    return texts, labels
+
+
+def guard(text: str, predicted: str) -> str:
+    """What addons.question_guard does to a complaint that carries a question cue."""
+    return "ask_policy" if predicted == "complain" and looks_like_question(text) else predicted
+
+
+def draw(examples: dict[str, list[str]], seed: int, make) -> tuple[float, float]:
+    train, test = split(examples, seed)
+    x_train, y_train = flatten(train)
+    x_test, y_test = flatten(with_folded_copies(test))
+    feats = featurizers()
+    a = hstack([f.fit_transform(x_train) for f in feats]).tocsr()
+    t = hstack([f.transform(x_test) for f in feats]).tocsr()
+    predicted = [guard(x, p) for x, p in zip(x_test, make().fit(a, y_train).predict(t))]
+    labels = sorted(set(y_test) | set(predicted))
+    f1 = f1_score(y_test, predicted, labels=labels, average="macro")
+    return f1, float(np.mean(np.array(predicted) == np.array(y_test)))
+
+
+MODELS = {
+    "LinearSVC C=0.3": lambda: LinearSVC(C=0.3, class_weight="balanced"),
+    "LinearSVC C=1": lambda: LinearSVC(C=1.0, class_weight="balanced"),
+    "logistic regression C=10": lambda: LogisticRegression(C=10, max_iter=3000,
+                                                           class_weight="balanced"),
+    "logistic regression C=30": lambda: LogisticRegression(C=30, max_iter=3000,
+                                                           class_weight="balanced"),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--draws", type=int, default=3, metavar="N")
+    args = ap.parse_args()
+    examples, _ = load(sorted(NLU_DIR.glob("*.yml")))
+    seeds = range(SEED, SEED + args.draws)
+    rows = []
+    for name, make in MODELS.items():
+        scores = [draw(examples, seed, make) for seed in seeds]
+        f1s = [f for f, _ in scores]
+        rows.append({"model": name,
+                     "split macro-F1 by draw": " / ".join(f"{f:.3f}" for f in f1s),
+                     "mean": f"{np.mean(f1s):.3f}",
+                     "acc mean": f"{np.mean([a for _, a in scores]):.3f}"})
+        print(rows[-1], file=sys.stderr, flush=True)
+    publish("nlu_linear", rows)
+
+
+if __name__ == "__main__":
+    main()
