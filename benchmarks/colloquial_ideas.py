@@ -186,17 +186,15 @@ class Lab:
         """BM25 of every article as one document (heading and all its passages), both fields."""
         if getattr(self, "_art_fields", None) is None:
             from knowledge.index import article_titles
-            from knowledge.sparse import BM25Field
+            from knowledge.sparse import SparseIndex
 
             firsts, _ = article_titles(self.s.passages)
-            docs = [firsts[a].heading + "\n" + "\n".join(self.s.passages[i].text for i in idx)
-                    for a, idx in enumerate(self.s.article_passages)]
-            self._art_fields = tuple(BM25Field.build([terms(d, folded=f) for d in docs])
-                                     for f in (False, True))
+            self._art_fields = SparseIndex.build(
+                [firsts[a].heading + "\n" + "\n".join(self.s.passages[i].text for i in idx)
+                 for a, idx in enumerate(self.s.article_passages)])
         q, t = p["query"], self.s.tuning
         fw = t.folded_weight_unaccented if q.unaccented else t.folded_weight
-        acc, fol = self._art_fields
-        return acc.scores(terms(q.expanded)) + fw * fol.scores(terms(q.expanded, folded=True))
+        return self._art_fields.scores(q.expanded, folded_weight=fw)
 
     def title_article_vectors(self) -> np.ndarray:
         """Vectors of the article titles alone (no law name), encoded as passages."""
