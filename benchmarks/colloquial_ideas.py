@@ -39,6 +39,7 @@ even half did not move), so the search itself is unchanged; results in
 results/colloquial_ideas.json.
 
     .venv/bin/python benchmarks/colloquial_ideas.py [name prefix ...]   # ~25 min, all rows
+    .venv/bin/python benchmarks/colloquial_ideas.py --paired "full row name" ...  # vs baseline
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from common import question_sets, save, table
+from common import mrr_interval, question_sets, save, table
 
 from knowledge.evaluate import score_ranking
 from knowledge.fuse import linear_fusion, minmax
@@ -104,6 +105,9 @@ class Config:
     adapter_epochs: int = 200
     adapter_anchor: float = 0.0  # weight of (heading as a query -> its own article) pairs
     adapter_titles_only: bool = False  # adapted vector for headings, the raw one for passages
+    # 15d. where the pairs' articles come from (BM25 of the legal terms over the headings or
+    # over the passages) and whether each phrase is also put in chat sentences
+    adapter_pairs: str = "headings"  # headings | passages | headings+chat | passages+chat
 
 
 class Lab:
@@ -195,21 +199,39 @@ class Lab:
             self._everyday = vectors
         return self._everyday
 
-    def lexicon_pairs(self) -> tuple[np.ndarray, list[list[int]]]:
+    def lexicon_pairs(self, source: str = "headings") -> tuple[np.ndarray, list[list[int]]]:
         """Query vectors of the lexicon's everyday phrases and, for each, the articles its
-        legal terms point to (BM25 over headings, top 3 with a positive score)."""
-        if getattr(self, "_pairs", None) is None:
+        legal terms point to (BM25 over headings, or over passages, top 3 articles with a
+        positive score); "+chat" also puts each phrase in two chat sentences."""
+        cache = getattr(self, "_pairs", {})
+        if source not in cache:
             field = self.title_field()
             texts, targets = [], []
             for entries in self.s.lexicon.phrases.values():
                 for written, legal in entries:
-                    sc = field.scores(terms(legal))
-                    top = [int(a) for a in np.argsort(-sc, kind="stable")[:3] if sc[a] > 0]
-                    if top:
-                        texts.append(" ".join(written))
-                        targets.append(top)
-            self._pairs = (np.stack([self.encode(t) for t in texts]), targets)
-        return self._pairs
+                    if source.startswith("headings"):
+                        sc = field.scores(terms(legal))
+                        top = [int(a) for a in np.argsort(-sc, kind="stable")[:3] if sc[a] > 0]
+                    else:
+                        sc = self.s.sparse.scores(legal, folded_weight=self.s.tuning.folded_weight)
+                        top = []
+                        for i in np.argsort(-sc, kind="stable")[:30]:
+                            a = int(self.s.article_of[i])
+                            if sc[i] > 0 and a not in top:
+                                top.append(a)
+                        top = top[:3]
+                    if not top:
+                        continue
+                    phrase = " ".join(written)
+                    said = [phrase]
+                    if source.endswith("+chat"):
+                        said += [f"cho em hỏi {phrase} thì phải làm sao ạ",
+                                 f"nhà em {phrase} có được không"]
+                    texts += said
+                    targets += [top] * len(said)
+            cache[source] = (np.stack([self.encode(t) for t in texts]), targets)
+            self._pairs = cache
+        return cache[source]
 
     def anchor_queries(self) -> np.ndarray:
         """Every article heading encoded as a query (its own article is the target)."""
@@ -220,16 +242,17 @@ class Lab:
             self._anchors = np.stack([self.encode(p.heading) for p in firsts])
         return self._anchors
 
-    def adapter(self, decay: float, epochs: int, anchor: float = 0.0) -> np.ndarray:
+    def adapter(self, decay: float, epochs: int, anchor: float = 0.0,
+                pairs: str = "headings") -> np.ndarray:
         """M of q' = normalise(q + qM), fitted by full-batch Adam on a softmax over all
         headings (temperature 0.05, every target article a positive) + decay * |M|²."""
-        key = (decay, epochs, anchor)
+        key = (decay, epochs, anchor, pairs)
         cache = getattr(self, "_adapters", {})
         if key not in cache:
             import torch
 
             torch.manual_seed(0)
-            qs, targets = self.lexicon_pairs()
+            qs, targets = self.lexicon_pairs(pairs)
             q = torch.tensor(qs)
             t = torch.tensor(np.asarray(self.s.title_vectors))
             pos = torch.zeros(len(targets), t.shape[0])
@@ -385,7 +408,8 @@ class Lab:
 
     def rank(self, p: dict, cfg: Config, k: int = 10) -> list[int]:
         if cfg.adapter_decay:
-            m = self.adapter(cfg.adapter_decay, cfg.adapter_epochs, cfg.adapter_anchor)
+            m = self.adapter(cfg.adapter_decay, cfg.adapter_epochs, cfg.adapter_anchor,
+                             cfg.adapter_pairs)
             v = p["vec"]["restored"] @ (np.eye(len(m), dtype=m.dtype) + m)
             # headings only: the passages keep the raw vector ("adapted" is read for headings)
             key = "adapted" if cfg.adapter_titles_only else "restored"
@@ -448,13 +472,16 @@ class Lab:
                     break
         return out
 
+    def reciprocal_ranks(self, cfg: Config, name: str) -> list[float]:
+        """RR@10 of every question of one set, in the set's order."""
+        keys = self._article_keys()
+        return [score_ranking([keys[a] for a in self.rank(self.prep[(name, q.qid)], cfg)],
+                              set(q.gold), (10,))[1] for q in self.sets[name]]
+
     def evaluate(self, cfg: Config) -> dict[str, float]:
-        firsts_key = self._article_keys()
         res: dict[str, list[float]] = {}
         for name, qs in self.sets.items():
-            for q in qs:
-                ranked = [firsts_key[a] for a in self.rank(self.prep[(name, q.qid)], cfg)]
-                rr = score_ranking(ranked, set(q.gold), (10,))[1]
+            for q, rr in zip(qs, self.reciprocal_ranks(cfg, name), strict=True):
                 if name.startswith("colloquial"):
                     half = "odd" if int(q.qid.split("-")[1]) % 2 else "even"
                     res.setdefault(f"{name} {half}", []).append(rr)
@@ -577,6 +604,12 @@ def configs() -> list[Config]:
         out.append(replace(base, name=f"15c adapter on headings only decay {decay} title w {tw}",
                            adapter_decay=decay, adapter_epochs=100, adapter_titles_only=True,
                            title_weight=tw))
+    for pairs, heads in itertools.product(("passages", "headings+chat", "passages+chat"),
+                                          (False, True)):
+        where = "headings only" if heads else "passages and headings"
+        out.append(replace(base, name=f"15d adapter, pairs from {pairs}, for {where}",
+                           adapter_decay=1e-2, adapter_epochs=100, adapter_pairs=pairs,
+                           adapter_titles_only=heads))
     for decay, epochs in itertools.product((1e-2, 3e-2), (100, 300)):
         name = f"15b adapter + heading anchors decay {decay} epochs {epochs}"
         out.append(replace(base, name=name,
@@ -591,9 +624,30 @@ def configs() -> list[Config]:
     return out
 
 
+def paired(lab: Lab, cfg: Config) -> list[dict]:
+    """Question by question against the baseline: the mean difference of RR@10 with a 95%
+    bootstrap interval, and how many questions rank their gold article higher / lower."""
+    rows = []
+    for name in lab.sets:
+        base, new = lab.reciprocal_ranks(Config(), name), lab.reciprocal_ranks(cfg, name)
+        diff = [b - a for a, b in zip(base, new, strict=True)]
+        low, high = mrr_interval(diff)
+        rows.append({"name": cfg.name, "set": name, "baseline": f"{np.mean(base):.3f}",
+                     "idea": f"{np.mean(new):.3f}", "difference": f"{np.mean(diff):+.3f}",
+                     "95% CI": f"{low:+.3f}…{high:+.3f}",
+                     "higher / lower": f"{sum(d > 0 for d in diff)} / {sum(d < 0 for d in diff)}"})
+    return rows
+
+
 def main() -> None:
     lab = Lab()
-    only = sys.argv[1:]
+    args = sys.argv[1:]
+    if args[:1] == ["--paired"]:  # prints only; the saved table stays as it is
+        rows = [r for cfg in configs() if any(cfg.name == a for a in args[1:])
+                for r in paired(lab, cfg)]
+        print(table(rows, list(rows[0]) if rows else ["name"]))
+        return
+    only = args
     rows = []
     for cfg in configs():
         if only and not any(cfg.name.startswith(o) for o in only):
