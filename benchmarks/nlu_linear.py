@@ -8,7 +8,12 @@ sub-intents as ``chitchat``, the question guard applied). Features mirror the Ra
 words as typed, tf-idf weighted. Seconds per draw instead of minutes, so it is also a quick
 proxy for data changes.
 
-    .venv/bin/python benchmarks/nlu_linear.py [--draws 3]
+    .venv/bin/python benchmarks/nlu_linear.py [--draws 3] [--e5 WEIGHT [--restore]]
+
+``--e5`` adds multilingual-e5-small sentence vectors (the search model, "query: " prefix,
+times WEIGHT) to the tf-idf features: do pretrained embeddings carry the messages whose words
+no training example of their intent uses? ``--restore`` puts the diacritics back first (the
+search's restorer) for messages typed without them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 import numpy as np
 from common import REPO, publish
 from nlu import NLU_DIR, SEED, scores, split, template, with_folded_copies
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
@@ -58,13 +63,37 @@ def guard(text: str, predicted: str) -> str:
     return "ask_policy" if predicted == "complain" and looks_like_question(text) else predicted
 
 
-def draw(examples: dict[str, list[str]], seed: int, make) -> tuple[float, float]:
+class SentenceVectors:
+    """e5 query vectors of messages, each encoded once."""
+
+    def __init__(self, weight: float, restore: bool) -> None:
+        from knowledge.search import Searcher
+
+        self.searcher = Searcher()
+        self.weight, self.restore = weight, restore
+        self.memo: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> csr_matrix:
+        for t in texts:
+            if t not in self.memo:
+                s = self.searcher
+                text = s.interpret(t).restored if self.restore else t
+                self.memo[t] = s.encoder.encode_query(text)[0]
+        return csr_matrix(self.weight * np.stack([self.memo[t] for t in texts]))
+
+
+def draw(examples: dict[str, list[str]], seed: int, make,
+         vectors: SentenceVectors | None = None) -> tuple[float, float]:
     train, test = split(examples, seed)
     x_train, y_train = flatten(train)
     x_test, y_test = flatten(with_folded_copies(test))
     feats = featurizers()
-    a = hstack([f.fit_transform(x_train) for f in feats]).tocsr()
-    t = hstack([f.transform(x_test) for f in feats]).tocsr()
+    a = [f.fit_transform(x_train) for f in feats]
+    t = [f.transform(x_test) for f in feats]
+    if vectors is not None:
+        a.append(vectors(x_train))
+        t.append(vectors(x_test))
+    a, t = hstack(a).tocsr(), hstack(t).tocsr()
     predicted = [guard(x, p) for x, p in zip(x_test, make().fit(a, y_train).predict(t))]
     # benchmarks/nlu.py's metric, on rows shaped like `rasa test nlu`'s
     return scores([{"intent": y, "intent_prediction": {"name": p}}
@@ -84,19 +113,24 @@ MODELS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--draws", type=int, default=3, metavar="N")
+    ap.add_argument("--e5", type=float, default=0.0, metavar="WEIGHT")
+    ap.add_argument("--restore", action="store_true")
     args = ap.parse_args()
+    vectors = SentenceVectors(args.e5, args.restore) if args.e5 else None
     examples, _ = load(sorted(NLU_DIR.glob("*.yml")))
     seeds = range(SEED, SEED + args.draws)
     rows = []
     for name, make in MODELS.items():
-        results = [draw(examples, seed, make) for seed in seeds]
+        results = [draw(examples, seed, make, vectors) for seed in seeds]
         f1s = [f for f, _ in results]
+        if vectors is not None:
+            name += f" + e5 ×{args.e5}" + (" (restored)" if args.restore else "")
         rows.append({"model": name,
                      "split macro-F1 by draw": " / ".join(f"{f:.3f}" for f in f1s),
                      "mean": f"{np.mean(f1s):.3f}",
                      "acc mean": f"{np.mean([a for _, a in results]):.3f}"})
         print(rows[-1], file=sys.stderr, flush=True)
-    publish("nlu_linear", rows)
+    publish("nlu_linear" if vectors is None else "nlu_linear_e5", rows)
 
 
 if __name__ == "__main__":
