@@ -30,7 +30,10 @@ so the baseline row reproduces benchmarks/retrieval.py) and varies one thing at 
     L2 penalty on M; q' then ranks both passages and headings. Trained on the lexicon only.
     15b adds every heading, encoded as a query, as a pair with its own article (to hold the
     statute-like questions in place); 15c uses q' for the headings only (passages keep q),
-    with the heading weight raised or not.
+    with the heading weight raised or not; 15d takes each phrase's articles from BM25 over the
+    passages, and/or also puts each phrase in two chat sentences.
+    ``--paired`` compares named rows with the baseline question by question (bootstrap
+    interval of the difference), since most rows differ by less than the sets' noise.
 
 Tuning set = ALQAC dev (accented + unaccented) + odd-numbered colloquial questions
 (accented + unaccented); even-numbered colloquial questions are reported apart.
@@ -38,7 +41,7 @@ Nothing reached 0.65 accented on the colloquial set (best 0.634, row 15, whose h
 even half did not move), so the search itself is unchanged; results in
 results/colloquial_ideas.json.
 
-    .venv/bin/python benchmarks/colloquial_ideas.py [name prefix ...]   # ~25 min, all rows
+    .venv/bin/python benchmarks/colloquial_ideas.py [name prefix ...]   # ~45 min, all rows
     .venv/bin/python benchmarks/colloquial_ideas.py --paired "full row name" ...  # vs baseline
 """
 
@@ -630,8 +633,8 @@ def paired(lab: Lab, cfg: Config) -> list[dict]:
     rows = []
     for name in lab.sets:
         base, new = lab.reciprocal_ranks(Config(), name), lab.reciprocal_ranks(cfg, name)
-        diff = [b - a for a, b in zip(base, new, strict=True)]
-        low, high = mrr_interval(diff)
+        diff = [n - b for b, n in zip(base, new, strict=True)]
+        low, high = mrr_interval(diff)  # a bootstrap of the mean, here of the differences
         rows.append({"name": cfg.name, "set": name, "baseline": f"{np.mean(base):.3f}",
                      "idea": f"{np.mean(new):.3f}", "difference": f"{np.mean(diff):+.3f}",
                      "95% CI": f"{low:+.3f}…{high:+.3f}",
@@ -640,13 +643,19 @@ def paired(lab: Lab, cfg: Config) -> list[dict]:
 
 
 def main() -> None:
-    lab = Lab()
     args = sys.argv[1:]
     if args[:1] == ["--paired"]:  # prints only; the saved table stays as it is
-        rows = [r for cfg in configs() if any(cfg.name == a for a in args[1:])
-                for r in paired(lab, cfg)]
-        print(table(rows, list(rows[0]) if rows else ["name"]))
+        names = args[1:]
+        chosen = [cfg for cfg in configs() if cfg.name in names]
+        known = {cfg.name for cfg in chosen}
+        if not names or len(known) < len(set(names)):
+            sys.exit("Cần tên đầy đủ của hàng; không có hàng tên: "
+                     + "; ".join(a for a in names if a not in known))
+        lab = Lab()
+        rows = [r for cfg in chosen for r in paired(lab, cfg)]
+        print(table(rows, list(rows[0])))
         return
+    lab = Lab()
     only = args
     rows = []
     for cfg in configs():

@@ -12,8 +12,9 @@ proxy for data changes.
 
 ``--e5`` adds multilingual-e5-small sentence vectors (the search model, "query: " prefix,
 times WEIGHT) to the tf-idf features: do pretrained embeddings carry the messages whose words
-no training example of their intent uses? ``--restore`` puts the diacritics back first (the
-search's restorer) for messages typed without them.
+no training example of their intent uses? ``--restore`` first reads each message as the search
+does (``Searcher.interpret``: chat spellings expanded, diacritics put back when it was typed
+without them).
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def main() -> None:
     ap.add_argument("--e5", type=float, default=0.0, metavar="WEIGHT")
     ap.add_argument("--restore", action="store_true")
     args = ap.parse_args()
+    if args.restore and not args.e5:
+        ap.error("--restore chỉ dùng cùng --e5")
     vectors = SentenceVectors(args.e5, args.restore) if args.e5 else None
     examples, _ = load(sorted(NLU_DIR.glob("*.yml")))
     seeds = range(SEED, SEED + args.draws)
