@@ -14,11 +14,16 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from knowledge.normalize import fold, has_diacritics, normalize, words
+from knowledge.normalize import accent_ratio, fold, has_diacritics, normalize, words
+
+if TYPE_CHECKING:
+    from knowledge.diacritics import DiacriticRestorer
 
 DATA = Path(__file__).parent / "data"
 _TOKEN = re.compile(r"\w+|\W+")
+UNACCENTED_BELOW = 0.3  # accent ratio under which a message counts as typed without diacritics
 
 
 def _read_tsv(path: Path) -> list[tuple[str, str]]:
@@ -89,3 +94,16 @@ def _compatible(typed: list[str], written: tuple[str, ...]) -> bool:
 @lru_cache(maxsize=1)
 def default_lexicon() -> ChatLexicon:
     return ChatLexicon.load()
+
+
+def read_plainly(text: str, lexicon: ChatLexicon, restorer: DiacriticRestorer,
+                 unaccented_below: float = UNACCENTED_BELOW) -> tuple[str, str, bool]:
+    """A message as the search reads it: ``(plain, restored, unaccented)``.
+
+    ``plain`` has its chat spellings spelled out; ``restored`` is ``plain`` with diacritics put
+    back when the message was typed without them (else ``plain`` itself). Used by the search
+    and by the assistant's sentence-vector featurizer (``bot/addons/sentence_vectors.py``), so
+    both read a message the same way. Expects NFC text (``normalize``)."""
+    plain = lexicon.expand_abbreviations(text)
+    unaccented = accent_ratio(plain) < unaccented_below
+    return plain, restorer.restore(plain) if unaccented else plain, unaccented

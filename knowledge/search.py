@@ -16,12 +16,12 @@ from typing import Literal
 import numpy as np
 
 from knowledge import dense
-from knowledge.chat import ChatLexicon, default_lexicon
+from knowledge.chat import UNACCENTED_BELOW, ChatLexicon, default_lexicon, read_plainly
 from knowledge.corpus import Passage
 from knowledge.diacritics import DiacriticRestorer
 from knowledge.fuse import Calibration, Signals, linear_fusion
 from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, article_titles
-from knowledge.normalize import accent_ratio, normalize
+from knowledge.normalize import normalize
 from knowledge.sparse import SparseIndex, terms
 
 Mode = Literal["hybrid", "bm25", "dense"]
@@ -35,7 +35,7 @@ class Tuning:
     title_weight: float = 0.1  # dense similarity of the query to the article's heading
     folded_weight: float = 0.3  # folded BM25 field, accented queries
     folded_weight_unaccented: float = 1.0  # ... and queries typed without accents
-    unaccented_below: float = 0.3  # accent ratio under which a query counts as unaccented
+    unaccented_below: float = UNACCENTED_BELOW  # accent ratio below which a query is unaccented
     candidates: int = 100  # per retriever, before fusion
     title_candidates: int = 30  # articles whose heading is closest to the query
     expand_dense: bool = False  # also send legal-term expansions to the dense side
@@ -129,9 +129,8 @@ class Searcher:
     def interpret(self, text: str) -> Query:
         """Expand chat spellings, restore accents, add legal vocabulary."""
         text = normalize(text)
-        plain = self.lexicon.expand_abbreviations(text)
-        unaccented = accent_ratio(plain) < self.tuning.unaccented_below
-        restored = self.restorer.restore(plain) if unaccented else plain
+        plain, restored, unaccented = read_plainly(text, self.lexicon, self.restorer,
+                                                   self.tuning.unaccented_below)
         extra = self.lexicon.legal_terms(plain)  # as typed: its diacritics pick the phrase
         expanded = " ".join([restored, *extra])
         return Query(original=text, restored=restored, expanded=expanded, unaccented=unaccented)
