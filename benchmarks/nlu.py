@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/nlu.py            # two trainings: split model, full-data model
     .venv/bin/python benchmarks/nlu.py --quick    # one training: the split model reads held-out
+    .venv/bin/python benchmarks/nlu.py --quick --draws 3 --e5 3 [--e5-tokens]   # a pipeline tried
 
 Split: every example of ``bot/data/nlu`` is reduced to a *template* (entity markup removed,
 diacritics folded, chat spellings spelled out, as ``addons.vi_text.canonical`` does), so
@@ -39,6 +40,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import yaml
 from common import REPO, publish
 
 from scripts.nlu_data import ENTITY, load, plain
@@ -49,6 +51,7 @@ from addons.vi_text import canonical, fold  # noqa: E402
 BOT = REPO / "bot"
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
 NLU_DIR = BOT / "data" / "nlu"
+CONFIG = BOT / "config.yml"  # the shipped pipeline; --e5 measures it with sentence vectors
 HELDOUT = BOT / "tests" / "nlu_heldout.yml"
 # questions that must stay questions: citizens' colloquial ones, and the legal dev questions
 QUESTION_SETS = {
@@ -137,11 +140,22 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def train(nlu: Path, out: Path) -> tuple[Path, tuple[float, float]]:
+def with_sentence_vectors(work: Path, weight: float, tokens: bool) -> Path:
+    """bot/config.yml with the sentence-vector featurizer before DIET, written to ``work``."""
+    config = yaml.safe_load(CONFIG.read_text())
+    at = next(i for i, c in enumerate(config["pipeline"]) if c["name"] == "DIETClassifier")
+    config["pipeline"].insert(at, {"name": "addons.sentence_vectors.SentenceVectors",
+                                   "weight": weight, "sequence": tokens})
+    path = work / ("config_e5_tokens.yml" if tokens else "config_e5.yml")
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def train(nlu: Path, out: Path, config: Path = CONFIG) -> tuple[Path, tuple[float, float]]:
     """The model, and (wall clock, CPU) seconds of training: CPU time does not depend on how
     busy the shared machine is."""
     start, cpu = time.perf_counter(), cpu_seconds()
-    rasa("train", "nlu", "--nlu", str(nlu), "--config", "config.yml", "--domain", "domain",
+    rasa("train", "nlu", "--nlu", str(nlu), "--config", str(config), "--domain", "domain",
          "--out", str(out), "--fixed-model-name", "nlu")
     return out / "nlu.tar.gz", (time.perf_counter() - start, cpu_seconds() - cpu)
 
@@ -195,13 +209,13 @@ def report(name: str, rows: list[dict], train_s: tuple[float, float], n_train: i
 
 
 def train_split(examples: dict[str, list[str]], other: list[dict], seed: int,
-                work: Path) -> tuple[Path, tuple[float, float], dict]:
+                work: Path, config: Path = CONFIG) -> tuple[Path, tuple[float, float], dict]:
     """Train on one 80/20 draw and test on its 20%: the model, its training time, the row."""
     train_ex, test_ex = split(examples, seed)
     tag = "" if seed == SEED else f"-{seed}"
     dump(work / f"train{tag}.yml", train_ex, other)
     dump(work / f"test{tag}.yml", with_folded_copies(test_ex))
-    model, secs = train(work / f"train{tag}.yml", work / f"split-model{tag}")
+    model, secs = train(work / f"train{tag}.yml", work / f"split-model{tag}", config)
     results = evaluate(model, work / f"test{tag}.yml", work / f"split-results{tag}")
     name = "split 80/20" if seed == SEED else f"split 80/20, seed {seed}"
     return model, secs, report(name, results, secs, sum(map(len, train_ex.values())))
@@ -238,10 +252,20 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1, metavar="N",
                     help="train and test N different 80/20 draws (seeds 42, 43, …) and report "
                          "their mean: one draw moves by ±0.02–0.04 when a few examples change")
+    ap.add_argument("--e5", type=float, default=0.0, metavar="WEIGHT",
+                    help="not what ships: add addons.sentence_vectors.SentenceVectors (the "
+                         "search's e5 vector of each message, times WEIGHT) before DIET; "
+                         "results go to results/nlu_e5.json")
+    ap.add_argument("--e5-tokens", action="store_true",
+                    help="with --e5: the vector on every token too (sequence features), so DIET "
+                         "needs no layers to unify sizes; results/nlu_e5_tokens.json")
     args = ap.parse_args()
+    if args.e5_tokens and not args.e5:
+        ap.error("--e5-tokens chỉ dùng cùng --e5")
 
     work = Path(tempfile.mkdtemp(prefix="nlu-bench-")) if not args.keep else args.keep
     work.mkdir(parents=True, exist_ok=True)
+    config = with_sentence_vectors(work, args.e5, args.e5_tokens) if args.e5 else CONFIG
     examples, other = load(sorted(NLU_DIR.glob("*.yml")))
     train_ex, test_ex = split(examples)
     heldout, _ = load([HELDOUT])
@@ -260,11 +284,11 @@ def main() -> None:
           f"load {os.getloadavg()[0]:.1f}", flush=True)
 
     rows = []
-    model, secs, row = train_split(examples, other, SEED, work)
+    model, secs, row = train_split(examples, other, SEED, work, config)
     rows.append(row)
     n_train = row["train ex"]
     if not args.quick:
-        model, secs = train(NLU_DIR, work / "full-model")
+        model, secs = train(NLU_DIR, work / "full-model", config)
         n_train = n_all
     rows.append(report("held-out", evaluate(model, work / "heldout.yml", work / "heldout-results"),
                        secs, n_train))
@@ -276,14 +300,14 @@ def main() -> None:
                                                     work / f"{slug}-results")))
     split_f1 = [float(rows[0]["F1"])]
     for seed in range(SEED + 1, SEED + args.draws):
-        rows.append(train_split(examples, other, seed, work)[2])
+        rows.append(train_split(examples, other, seed, work, config)[2])
         split_f1.append(float(rows[-1]["F1"]))
     if args.draws > 1:
         mean = sum(split_f1) / len(split_f1)
         rows.append({"set": f"split, mean of {len(split_f1)} draws", "F1": f"{mean:.3f}",
                      "acc": f"min {min(split_f1):.3f}, max {max(split_f1):.3f}"})
     print(f"(load {os.getloadavg()[0]:.1f} at the end)")
-    publish("nlu", rows)
+    publish(config.stem.replace("config", "nlu"), rows)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
