@@ -22,9 +22,8 @@ FEATURIZE = """
     import json
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
-    from addons.sentence_vectors import SentenceVectors
-
     from addons.nlu_vi import VietnameseTokenizer
+    from addons.sentence_vectors import SentenceVectors
 
     config = SentenceVectors.get_default_config()
     featurizer = SentenceVectors({**config, "weight": 2.0}, "e5")
