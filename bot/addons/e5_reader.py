@@ -19,8 +19,7 @@ import numpy as np
 REPO = Path(os.environ.get("CAUNOI_REPO") or Path(__file__).resolve().parents[2])
 QUERY_PREFIX = "query: "
 MAX_TOKENS = 512
-ONNX_FILE, ONNX_STAMP, RESTORER = "query.onnx", "query.onnx.json", "restorer.json.gz"
-LEXICON = [REPO / "knowledge" / "data" / name for name in ("abbreviations.tsv", "legal_terms.tsv")]
+RESTORER = "restorer.json.gz"
 
 
 def model_dir() -> Path:
@@ -29,6 +28,12 @@ def model_dir() -> Path:
 
 def index_dir() -> Path:
     return Path(os.environ.get("CAUNOI_INDEX") or REPO / "models" / "index")
+
+
+def _knowledge_importable() -> None:
+    """``knowledge.*`` (the graph's file names, the chat lexicon, the restorer: numpy only)."""
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))
 
 
 def _required(path: Path, made_by: str) -> Path:
@@ -43,11 +48,10 @@ class Reader:
     def __init__(self, model: Path, index: Path, restore: bool = True) -> None:
         from tokenizers import Tokenizer
 
-        if str(REPO) not in sys.path:
-            sys.path.append(str(REPO))
-        from knowledge import onnx_query  # numpy only: the session the search's encoder uses
+        _knowledge_importable()
+        from knowledge import onnx_query  # the session the search's encoder uses
 
-        onnx = _required(model / ONNX_FILE, "make model")
+        onnx = _required(model / onnx_query.FILE, "make model")
         self.tokenizer = Tokenizer.from_file(str(_required(model / "tokenizer.json", "make model")))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.session = onnx_query.session(onnx)  # one thread: one message at a time
@@ -73,10 +77,14 @@ class Reader:
 def stamp(model: Path | None = None, index: Path | None = None, restore: bool = True) -> str:
     """What the vectors depend on besides the text: the exported graph's stamp (it holds the
     model's hash), the tokenizer, and when restoring, the restorer's arrays (their CRCs: the
-    .npz's own bytes change with every build) and the chat lexicon."""
+    .npz's own bytes change with every build) and the chat lexicon's files."""
+    _knowledge_importable()
+    from knowledge import chat, onnx_query
+
     model, index = model or model_dir(), index or index_dir()
+    lexicon = sorted(chat.DATA.glob("*.tsv")) if restore else []
     digest = hashlib.sha256()
-    for path in [model / ONNX_STAMP, model / "tokenizer.json"] + (LEXICON if restore else []):
+    for path in [model / onnx_query.STAMP, model / "tokenizer.json", *lexicon]:
         digest.update(path.read_bytes() if path.is_file() else b"missing:" + bytes(path))
     if restore:
         try:
