@@ -53,7 +53,7 @@ index: model
 run: install index
 	$(PY) -m scripts.stack run --host $(HOST) --port $(PORT)
 
-rasa-model: install
+rasa-model: install index
 	$(PY) -m scripts.stack train
 
 # actions/ and bot/addons/ run on Python 3.10 (pyproject.toml excludes them from the 3.11 pass).

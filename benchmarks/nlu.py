@@ -259,6 +259,9 @@ def main() -> None:
     ap.add_argument("--e5-tokens", action="store_true",
                     help="with --e5: the vector on every token too (sequence features), so DIET "
                          "needs no layers to unify sizes; results/nlu_e5_tokens.json")
+    ap.add_argument("--extra", type=Path, nargs="+", default=[], metavar="YML",
+                    help="NLU files added to bot/data/nlu before the split (a data round not "
+                         "shipped); results get the suffix _extra")
     args = ap.parse_args()
     if args.e5_tokens and not args.e5:
         ap.error("--e5-tokens chỉ dùng cùng --e5")
@@ -266,7 +269,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="nlu-bench-")) if not args.keep else args.keep
     work.mkdir(parents=True, exist_ok=True)
     config = with_sentence_vectors(work, args.e5, args.e5_tokens) if args.e5 else CONFIG
-    examples, other = load(sorted(NLU_DIR.glob("*.yml")))
+    examples, other = load(sorted(NLU_DIR.glob("*.yml")) + args.extra)
     train_ex, test_ex = split(examples)
     heldout, _ = load([HELDOUT])
     dump(work / "heldout.yml", with_folded_copies(heldout))
@@ -288,7 +291,11 @@ def main() -> None:
     rows.append(row)
     n_train = row["train ex"]
     if not args.quick:
-        model, secs = train(NLU_DIR, work / "full-model", config)
+        data = NLU_DIR
+        if args.extra:
+            data = work / "all-data.yml"
+            dump(data, examples, other)
+        model, secs = train(data, work / "full-model", config)
         n_train = n_all
     rows.append(report("held-out", evaluate(model, work / "heldout.yml", work / "heldout-results"),
                        secs, n_train))
@@ -307,7 +314,7 @@ def main() -> None:
         rows.append({"set": f"split, mean of {len(split_f1)} draws", "F1": f"{mean:.3f}",
                      "acc": f"min {min(split_f1):.3f}, max {max(split_f1):.3f}"})
     print(f"(load {os.getloadavg()[0]:.1f} at the end)")
-    publish(config.stem.replace("config", "nlu"), rows)
+    publish(config.stem.replace("config", "nlu") + ("_extra" if args.extra else ""), rows)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -35,6 +35,9 @@ PY311 = REPO / ".venv" / "bin" / "python"
 # `rasa run`'s.
 TRAINING_INPUTS = ("config.yml", "domain", "data", "addons")
 RUN_ONLY = {"lock_store.py", "tracker_store.py"}
+# Components that read the search's e5 vectors (addons/e5_reader.py): their output also depends
+# on the e5 model folder, the index's diacritic restorer and the chat lexicon.
+E5_COMPONENTS = ("addons.linear_intents.", "addons.sentence_vectors.")
 
 
 def rasa_env(**extra: str) -> dict:
@@ -62,7 +65,21 @@ def bot_fingerprint(bot: Path = BOT) -> str:
             if "__pycache__" in path.parts or path.suffix == ".pyc" or path.name in RUN_ONLY:
                 continue
             digest.update(str(path.relative_to(bot)).encode() + b"\0" + path.read_bytes() + b"\0")
+    config = bot / "config.yml"
+    if config.is_file() and any(c in config.read_text() for c in E5_COMPONENTS):
+        digest.update(b"e5:" + e5_stamp(bot).encode())
     return digest.hexdigest()[:16]
+
+
+def e5_stamp(bot: Path = BOT) -> str:
+    """``addons.e5_reader.stamp()`` (Rasa-free, so it loads here without ``bot/`` on the path)."""
+    import importlib.util
+
+    path = bot / "addons" / "e5_reader.py"
+    spec = importlib.util.spec_from_file_location("caunoi_e5_reader", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.stamp()
 
 
 def ensure_rasa_model(out: Path = RASA_MODELS, *, log=print) -> Path:

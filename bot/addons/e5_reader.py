@@ -1,8 +1,9 @@
 """Messages -> e5 sentence vectors, as the search reads a citizen's question; no Rasa imports.
 
-``addons.sentence_vectors`` gives these vectors to DIET, and keys Rasa's training cache on
-:func:`stamp` (a new e5 model, restorer or chat lexicon gives new vectors). A pipeline that uses
-it must also fold :func:`stamp` into ``scripts/stack.py``'s model fingerprint. Needs
+``addons.linear_intents`` (the intent classifier) and ``addons.sentence_vectors`` (a DIET
+feature, not shipped) read messages through it, and key Rasa's training cache on :func:`stamp`
+(a new e5 model, restorer or chat lexicon gives new vectors); ``scripts/stack.py`` folds
+:func:`stamp` into the model's fingerprint when ``config.yml`` names either. Needs
 ``onnxruntime`` and ``tokenizers`` (both in ``requirements/rasa.lock`` and ``py311.lock``).
 """
 

@@ -30,7 +30,8 @@ def test_every_service_of_the_stack_is_there_with_a_health_check(compose):
 def test_rasa_runs_the_pinned_version_with_the_production_endpoints(compose):
     rasa = compose["services"]["rasa"]
     pinned = re.search(r"^rasa==(\S+)$", (REPO / "requirements" / "rasa.txt").read_text(), re.M)
-    assert rasa["image"] == f"rasa/rasa:{pinned.group(1)}"
+    dockerfile = (REPO / rasa["build"]["dockerfile"]).read_text()
+    assert re.search(rf"^FROM rasa/rasa:{re.escape(pinned.group(1))}$", dockerfile, re.M)
     command = rasa["command"]
     assert command[0] == "run" and "--enable-api" not in command
     assert command[command.index("--endpoints") + 1] == ENDPOINTS.name
@@ -39,6 +40,29 @@ def test_rasa_runs_the_pinned_version_with_the_production_endpoints(compose):
     assert "ports" not in rasa  # the REST webhook has no authentication: internal only
     train = compose["services"]["rasa-train"]["command"]
     assert train[train.index("--out") + 1] == command[command.index("--model") + 1]
+
+
+def test_the_rasa_image_has_what_the_intent_classifier_reads(compose):
+    """The pipeline's e5 vectors need ONNX Runtime and tokenizers (pinned in rasa.lock),
+    knowledge/ and the model and index the api service builds into the models volume."""
+    rasa = compose["services"]["rasa"]
+    dockerfile = (REPO / rasa["build"]["dockerfile"]).read_text()
+    lock = (REPO / "requirements" / "rasa.lock").read_text()
+    for package in ("onnxruntime", "tokenizers"):
+        assert package in dockerfile and re.search(rf"^{package}==", lock, re.M), package
+    assert "-c /tmp/rasa.lock" in dockerfile and "COPY knowledge/ /app/knowledge/" in dockerfile
+    env = dict(line.split("=", 1) for line in re.findall(r"(CAUNOI_\w+=\S+)", dockerfile))
+    mounted = [v.split(":")[1] for v in rasa["volumes"] if v.startswith("models:")]
+    assert env["CAUNOI_REPO"] == "/app" and mounted == ["/app/models"]
+    assert env["CAUNOI_E5_MODEL"].startswith("/app/models/") and env["CAUNOI_INDEX"].startswith(
+        "/app/models/")
+    api_env = compose["x-python"]["environment"]
+    assert env["CAUNOI_INDEX"] == api_env["CAUNOI_INDEX_DIR"]
+    assert env["CAUNOI_E5_MODEL"] == api_env["CAUNOI_MODEL_DIR"]
+    depends = compose["services"]["rasa-train"]["depends_on"]
+    assert depends["api"]["condition"] == "service_healthy"
+    config = (REPO / "bot" / "config.yml").read_text()
+    assert "addons.linear_intents.LinearIntentClassifier" in config
 
 
 def test_every_variable_the_endpoints_file_needs_is_set(compose):
