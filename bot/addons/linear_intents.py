@@ -85,16 +85,22 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 fitted = joblib.load(folder / FILE)
         except (ValueError, FileNotFoundError):  # trained without intent examples
             fitted = None
-        return cls(config, model_storage, resource, fitted)
+        component = cls(config, model_storage, resource, fitted)
+        if fitted:  # load the e5 graph now, not on a citizen's first message
+            component._reader = component._new_reader()
+        return component
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         return json.dumps({"format": FORMAT, "inputs": stamp(restore=bool(config["restore"]))})
 
+    def _new_reader(self) -> Reader:
+        return Reader(model_dir(), index_dir(), bool(self.config["restore"]))
+
     @property
     def reader(self) -> Reader:
         if self._reader is None:
-            self._reader = Reader(model_dir(), index_dir(), bool(self.config["restore"]))
+            self._reader = self._new_reader()
         return self._reader
 
     def _vectors(self, texts: list[str]) -> csr_matrix:
