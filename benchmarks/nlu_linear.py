@@ -36,6 +36,7 @@ from nlu import (
     with_folded_copies,
 )
 from scipy.sparse import csr_matrix, hstack
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
@@ -134,6 +135,12 @@ MODELS = {
                                                            class_weight="balanced"),
     "logistic regression C=30": lambda: LogisticRegression(C=30, max_iter=3000,
                                                            class_weight="balanced"),
+    "logistic regression C=100": lambda: LogisticRegression(C=100, max_iter=5000,
+                                                            class_weight="balanced"),
+    # LinearSVC with probabilities (sigmoid per class, fitted on 3 folds), as a Rasa component
+    # needs them for FallbackClassifier
+    "LinearSVC C=1, calibrated": lambda: CalibratedClassifierCV(
+        LinearSVC(C=1.0, class_weight="balanced"), cv=3, method="sigmoid"),
 }
 
 
