@@ -17,7 +17,7 @@ still extracts entities). Retrieval intents are classified by their base name (`
 as DIET does; the response selector picks the response.
 
 In ``config.yml`` since 2026-11-28: with the 1,085 examples restored the same day, the NLU
-split macro-F1 over three draws went from 0.867 (DIET) to 0.905 (``benchmarks/nlu.py --quick
+split macro-F1 over three draws went from 0.867 (DIET) to 0.903 (``benchmarks/nlu.py --quick
 --draws 3``; ``bot/README.md``). Needs what ``addons.e5_reader`` needs (ONNX Runtime,
 tokenizers, the e5 model folder and the index's restorer); ``scripts/stack.py`` folds
 ``e5_reader.stamp()`` into the model's fingerprint.
