@@ -67,6 +67,7 @@ def main() -> None:
         {
             "documents": report.documents,
             "passages": report.passages,
+            "sample questions": report.samples,
             "encoded texts": report.embedded,
             "build s": f"{report.seconds:.0f}",
             "rebuild unchanged s": f"{noop_s:.2f}" + (" (no work)" if again.up_to_date else ""),

@@ -1,7 +1,10 @@
-"""Query-side ideas for the colloquial questions, measured against the shipped search.
+"""Query-side ideas for the colloquial questions, measured against the search of 2026-11-28.
 
-Re-implements ``Searcher.search`` on whole score arrays (the FAISS indexes are exact,
-so the baseline row reproduces benchmarks/retrieval.py) and varies one thing at a time:
+Re-implements ``Searcher.search`` as it was before the sample questions (knowledge/samples.py)
+on whole score arrays (the FAISS indexes are exact, so the baseline row reproduces the
+"hybrid, no samples" row of benchmarks/retrieval.py) and varies one thing at a time. None of
+these rows reached 0.65; the sample questions did (0.860), so this script is the record of what
+was tried before them:
 
 1. article-level evidence (best passage + lambda * second best, or a softmax-sum);
 2. several query vectors on the dense side (restored / as typed / with legal terms);

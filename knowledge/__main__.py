@@ -11,11 +11,12 @@ from knowledge.index import CORPUS, DEFAULT_INDEX, DEFAULT_MODEL, Sources
 
 
 def _sources(args: argparse.Namespace) -> Sources:
-    base = Sources() if not args.no_default_corpus else Sources(laws=(), folders=())
+    base = Sources() if not args.no_default_corpus else Sources(laws=(), folders=(), samples=())
     return Sources(
         laws=base.laws + tuple(args.laws or ()),
         folders=base.folders + tuple(args.docs or ()),
         law_departments=CORPUS / "law_departments.json",
+        samples=base.samples + tuple(args.samples or ()),
     )
 
 
@@ -35,7 +36,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(
         f"Đã xây chỉ mục {args.index}: {report.documents} văn bản, {report.passages} đoạn, "
         f"{len(report.changed)} văn bản mới/thay đổi, {len(report.removed)} bị gỡ, "
-        f"mã hóa {report.embedded} đoạn, {report.seconds:.1f} giây."
+        f"{report.samples} câu hỏi mẫu, mã hóa {report.embedded} đoạn và câu, "
+        f"{report.seconds:.1f} giây."
     )
     for label, names in (("Mới/thay đổi", report.changed), ("Đã gỡ khỏi chỉ mục", report.removed)):
         if names and len(names) <= 20:
@@ -119,7 +121,10 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="xây hoặc cập nhật chỉ mục")
     b.add_argument("--docs", type=Path, action="append", help="thêm thư mục văn bản")
     b.add_argument("--laws", type=Path, action="append", help="thêm tệp laws.json")
-    b.add_argument("--no-default-corpus", action="store_true")
+    b.add_argument("--samples", type=Path, action="append",
+                   help="thêm thư mục câu hỏi mẫu (*.jsonl)")
+    b.add_argument("--no-default-corpus", action="store_true",
+                   help="bỏ các luật, văn bản và câu hỏi mẫu có sẵn")
     b.add_argument("--budget", type=int, default=200, help="số từ tối đa mỗi đoạn")
     b.add_argument("--force", action="store_true", help="xây lại dù không có thay đổi")
     b.set_defaults(func=cmd_build)

@@ -19,10 +19,14 @@ from knowledge.normalize import fold
 from knowledge.search import Searcher
 
 
-def collect(searcher: Searcher, files: Sequence[Path]) -> tuple[list[Signals], list[bool]]:
-    """Signals of the ranking and whether rank 1 was right, for every question form."""
+def collect(
+    searcher: Searcher, files: Sequence[Path]
+) -> tuple[list[Signals], list[bool], list[bool]]:
+    """Signals of the ranking, whether rank 1 was right, and whether the question has an
+    answer in the corpus at all, for every question form."""
     signals: list[Signals] = []
     correct: list[bool] = []
+    answerable: list[bool] = []
     questions = [q for f in files for q in load_questions(f)]
     for q in tqdm(questions, desc="Hiệu chỉnh", unit="câu"):
         for text in {q.text, fold(q.text)}:
@@ -32,9 +36,10 @@ def collect(searcher: Searcher, files: Sequence[Path]) -> tuple[list[Signals], l
             top = result.hits[0].passage if result.hits else None
             signals.append(result.signals)
             correct.append(bool(top and (top.doc_id, top.article_id) in q.gold))
-    return signals, correct
+            answerable.append(bool(q.gold))
+    return signals, correct, answerable
 
 
 def calibrate(searcher: Searcher, files: Sequence[Path]) -> Calibration:
-    signals, correct = collect(searcher, files)
-    return fit_calibration(signals, correct)
+    signals, correct, answerable = collect(searcher, files)
+    return fit_calibration(signals, correct, answerable=answerable)

@@ -85,18 +85,26 @@ class Encoder:
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Passage vectors; through the exported graph in small, length-sorted batches when
         there is one (about twice as fast as torch on two cores, the same vectors)."""
+        return self._encode_many(texts, PASSAGE_PREFIX, progress=progress)
+
+    def encode_queries(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Many questions at once (the sample questions of the index), as ``encode_query``
+        encodes each."""
+        return self._encode_many(texts, QUERY_PREFIX, progress=progress)
+
+    def _encode_many(self, texts: Sequence[str], prefix: str, *, progress: bool) -> np.ndarray:
         if self._onnx is not None:
-            return self._encode_passages_onnx(texts, progress=progress)
+            return self._encode_onnx(texts, prefix, progress=progress)
         vecs = self.model.encode(
-            [PASSAGE_PREFIX + t for t in texts],
+            [prefix + t for t in texts],
             batch_size=32,
             normalize_embeddings=True,
             show_progress_bar=progress,
         )
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
-    def _encode_passages_onnx(self, texts: Sequence[str], batch: int = 4, *,
-                              progress: bool = False) -> np.ndarray:
+    def _encode_onnx(self, texts: Sequence[str], prefix: str, batch: int = 4, *,
+                     progress: bool = False) -> np.ndarray:
         """Length-sorted batches through the one-thread query session. While building
         (``set_threads(n)``), n batches run at once: ONNX Runtime releases the GIL, and on two
         cores two one-thread runs encode ~15% more passages per second than one run on two
@@ -111,7 +119,7 @@ class Encoder:
         self.passage_workers = torch.get_num_threads()  # all cores when building, else 1
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[start : start + batch] for start in range(0, len(order), batch)]
-        features = (self._tokens([PASSAGE_PREFIX + texts[i] for i in ids]) for ids in batches)
+        features = (self._tokens([prefix + texts[i] for i in ids]) for ids in batches)
         out = np.zeros((len(texts), self.dim), np.float32)
         with ThreadPoolExecutor(self.passage_workers) as pool:
             runs = pool.map(lambda f: onnx_query.run(self._onnx, f), features)

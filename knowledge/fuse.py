@@ -89,33 +89,46 @@ class Calibration:
 
 
 def fit_calibration(
-    signals: Sequence[Signals], correct: Sequence[bool], *, target_precision: float = 0.9
+    signals: Sequence[Signals],
+    correct: Sequence[bool],
+    *,
+    answerable: Sequence[bool] | None = None,
+    target_precision: float = 0.9,
+    max_false_alarms: float = 0.05,
 ) -> Calibration:
-    """Fit the logistic model; pick the lowest threshold reaching the target precision.
+    """Fit the logistic model; pick the lowest threshold that reaches the target precision and
+    flags at most ``max_false_alarms`` of the questions the corpus cannot answer
+    (``answerable`` False; an answer to one of those is wrong however good it looks).
 
-    The threshold is chosen on 5-fold cross-validated probabilities, so the precision
-    it promises is measured on questions the model did not see while fitting.
+    The threshold is chosen on 5-fold cross-validated probabilities, so what it promises is
+    measured on questions the model did not see while fitting.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
     x = np.array([s.vector() for s in signals])
     y = np.array(correct, dtype=int)
+    unanswerable = ~np.array(answerable if answerable is not None else [True] * len(y), bool)
     model = LogisticRegression(C=1.0, max_iter=1000)
     probs = cross_val_predict(model, x, y, cv=5, method="predict_proba")[:, 1]
-    threshold, precision, coverage = 0.99, 0.0, 0.0
+    threshold, precision, coverage, alarms = 0.99, 0.0, 0.0, 0.0
     for t in np.unique(np.round(probs, 3)):
         chosen = probs >= t
-        if chosen.any() and y[chosen].mean() >= target_precision:
+        false_alarms = chosen[unanswerable].mean() if unanswerable.any() else 0.0
+        if chosen.any() and y[chosen].mean() >= target_precision \
+                and false_alarms <= max_false_alarms:
             threshold, precision, coverage = float(t), y[chosen].mean(), chosen.mean()
+            alarms = false_alarms
             break
     model.fit(x, y)
+    out_of_scope = (f", {alarms:.0%} of {int(unanswerable.sum())} out-of-scope flagged"
+                    if unanswerable.any() else "")
     return Calibration(
         weights=tuple(float(w) for w in model.coef_[0]),
         bias=float(model.intercept_[0]),
         threshold=threshold,
         fitted_on=(
             f"{len(y)} questions ({int(y.sum())} right at rank 1); cross-validated: "
-            f"precision {precision:.2f} when confident, {coverage:.0%} confident"
+            f"precision {precision:.2f} when confident, {coverage:.0%} confident{out_of_scope}"
         ),
     )

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from knowledge import dense, sparse
+from knowledge import dense, samples, sparse
+from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
 from knowledge.corpus import DEFAULT_BUDGET, Passage, passages
 from knowledge.diacritics import DiacriticRestorer, read_phrases
 from knowledge.documents import Document, DocumentError, load_folder, load_laws_json
@@ -33,7 +34,7 @@ REPO = PACKAGE.parent
 DEFAULT_INDEX = REPO / "models" / "index"
 DEFAULT_MODEL = REPO / "models" / "multilingual-e5-small"
 CORPUS = PACKAGE / "corpus"
-INDEX_VERSION = 2  # 2: article-heading vectors (titles.faiss)
+INDEX_VERSION = 3  # 2: article-heading vectors (titles.faiss); 3: sample questions
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Sources:
     laws: tuple[Path, ...] = (CORPUS / "laws.json",)
     folders: tuple[Path, ...] = (CORPUS / "documents",)
     law_departments: Path = CORPUS / "law_departments.json"
+    samples: tuple[Path, ...] = (CORPUS / "samples",)  # folders of sample-question files
 
     def load(self) -> tuple[list[Document], list[DocumentError]]:
         owners = (
@@ -57,6 +59,9 @@ class Sources:
             docs.extend(found)
             errors.extend(failed)
         return _unique(docs, errors), errors
+
+    def load_samples(self) -> tuple[list[samples.Sample], list[samples.SampleError]]:
+        return samples.load(self.samples)
 
 
 def _unique(docs: list[Document], errors: list[DocumentError]) -> list[Document]:
@@ -81,6 +86,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     passages: int = 0
     embedded: int = 0
+    samples: int = 0  # sample questions indexed
     seconds: float = 0.0
     up_to_date: bool = False
     errors: list[str] = field(default_factory=list)
@@ -119,7 +125,11 @@ def _old_vectors(folder: Path, settings: dict) -> dict[str, np.ndarray]:
     if read_manifest(folder).get("settings", {}).get("model") != settings["model"]:
         return {}
     reuse: dict[str, np.ndarray] = {}
-    for rows, vectors in (("passages.jsonl", "vectors.npy"), ("titles.jsonl", "title_vectors.npy")):
+    for rows, vectors in (
+        ("passages.jsonl", "vectors.npy"),
+        ("titles.jsonl", "title_vectors.npy"),
+        ("samples.jsonl", "sample_vectors.npy"),
+    ):
         try:
             keys = [json.loads(line)["key"] for line in (folder / rows).open()]
             reuse.update(zip(keys, np.load(folder / vectors)))
@@ -128,11 +138,22 @@ def _old_vectors(folder: Path, settings: dict) -> dict[str, np.ndarray]:
     return reuse
 
 
+def _sample_key(plain: str) -> str:
+    """Sample questions are encoded as queries: their key can't meet a passage's."""
+    return _key(dense.QUERY_PREFIX + plain)
+
+
 def _embed(
-    texts: Sequence[str], reuse: dict[str, np.ndarray], encoder: dense.Encoder, progress: bool
+    texts: Sequence[str],
+    reuse: dict[str, np.ndarray],
+    encoder: dense.Encoder,
+    progress: bool,
+    *,
+    queries: bool = False,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for all texts, encoding only those whose hash is not in ``reuse``."""
-    keys = [_key(t) for t in texts]
+    """Vectors for all texts (as passages, or as queries), encoding only those whose hash is
+    not in ``reuse``."""
+    keys = [_sample_key(t) if queries else _key(t) for t in texts]
     vectors = np.zeros((len(texts), encoder.dim), np.float32)
     todo = []
     for i, k in enumerate(keys):
@@ -142,10 +163,12 @@ def _embed(
             todo.append(i)
     # Similar lengths in one batch waste less padding: encode shortest first.
     todo.sort(key=lambda i: len(texts[i]))
-    bar = tqdm(total=len(todo), desc="Mã hóa văn bản", unit="đoạn", disable=not progress)
+    desc, unit = ("Mã hóa câu hỏi mẫu", "câu") if queries else ("Mã hóa văn bản", "đoạn")
+    encode = encoder.encode_queries if queries else encoder.encode_passages
+    bar = tqdm(total=len(todo), desc=desc, unit=unit, disable=not progress)
     for start in range(0, len(todo), 256):
         ids = todo[start : start + 256]
-        vectors[ids] = encoder.encode_passages([texts[i] for i in ids])
+        vectors[ids] = encode([texts[i] for i in ids])
         bar.update(len(ids))
     bar.close()
     return vectors, len(todo)
@@ -168,22 +191,43 @@ def _jsonl(path: Path, rows: Iterable[dict]) -> None:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _write(
-    tmp: Path, items: list[Passage], vectors: np.ndarray, titles: np.ndarray, manifest: dict
-) -> None:
+@dataclass(frozen=True)
+class _Built:
+    """What a build writes besides the manifest."""
+
+    items: list[Passage]
+    vectors: np.ndarray
+    titles: np.ndarray
+    samples: list[samples.Sample]
+    sample_plain: list[str]  # each sample as the search reads a query
+    sample_vectors: np.ndarray
+    restorer: DiacriticRestorer
+
+
+def _write(tmp: Path, built: _Built, manifest: dict) -> None:
+    items = built.items
     _jsonl(tmp / "passages.jsonl", ({**p.to_dict(), "key": _key(p.index_text)} for p in items))
     firsts, _ = article_titles(items)
     _jsonl(
         tmp / "titles.jsonl",
         ({"key": _key(p.heading), "doc_id": p.doc_id, "article_id": p.article_id} for p in firsts),
     )
-    np.save(tmp / "vectors.npy", vectors)
-    np.save(tmp / "title_vectors.npy", titles)
-    dense.save_faiss(dense.build_faiss(vectors), tmp / "dense.faiss")
-    dense.save_faiss(dense.build_faiss(titles), tmp / "titles.faiss")
+    _jsonl(
+        tmp / "samples.jsonl",
+        (
+            {"key": _sample_key(plain), "doc_id": q.doc_id, "article_id": q.article_id,
+             "text": q.text, "plain": plain}
+            for q, plain in zip(built.samples, built.sample_plain)
+        ),
+    )
+    np.save(tmp / "vectors.npy", built.vectors)
+    np.save(tmp / "title_vectors.npy", built.titles)
+    np.save(tmp / "sample_vectors.npy", built.sample_vectors)
+    dense.save_faiss(dense.build_faiss(built.vectors), tmp / "dense.faiss")
+    dense.save_faiss(dense.build_faiss(built.titles), tmp / "titles.faiss")
     SparseIndex.build([p.index_text for p in items]).save(tmp)
-    restorer = DiacriticRestorer.fit([p.index_text for p in items], extra_texts=read_phrases())
-    restorer.save(tmp / "restorer.json.gz")
+    SparseIndex.build(built.sample_plain).save(tmp, "bm25_samples")
+    built.restorer.save(tmp / "restorer.json.gz")
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
 
 
@@ -197,6 +241,15 @@ def _swap(tmp: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _samples_hash(found: Sequence[samples.Sample], lexicon: ChatLexicon) -> str:
+    """Identity of the sample questions and of how a question is read (chat spellings)."""
+    digest = hashlib.sha1()
+    for q in found:
+        digest.update(f"{q.doc_id}\x00{q.article_id}\x00{q.text}\n".encode())
+    digest.update(json.dumps(lexicon.abbreviations, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def build_index(
     folder: Path = DEFAULT_INDEX,
     sources: Sources = Sources(),
@@ -206,44 +259,67 @@ def build_index(
     progress: bool = True,
     encoder_factory: Callable[[Path], dense.Encoder] = dense.Encoder,
     force: bool = False,
+    lexicon: ChatLexicon | None = None,
 ) -> BuildReport:
     """Build (or refresh) the index folder from the sources; see the module docstring."""
     started = time.perf_counter()
+    lexicon = lexicon or default_lexicon()
     docs, errors = sources.load()
-    report = BuildReport(documents=len(docs), errors=[str(e) for e in errors])
+    found, sample_errors = sources.load_samples()
+    report = BuildReport(documents=len(docs), errors=[str(e) for e in [*errors, *sample_errors]])
     hashes = {d.doc_id: d.content_hash for d in docs}
+    samples_hash = _samples_hash(found, lexicon)
     settings = _settings(model_dir, budget)
     old = read_manifest(folder)
     old_hashes = old.get("documents", {})
     report.changed = sorted(k for k, h in hashes.items() if old_hashes.get(k) != h)
     report.removed = sorted(set(old_hashes) - set(hashes))
-    if not force and old.get("settings") == settings and not report.changed and not report.removed:
+    unchanged = not report.changed and not report.removed and old.get("samples") == samples_hash
+    if not force and old.get("settings") == settings and unchanged:
         report.up_to_date, report.passages = True, old.get("passages", 0)
+        report.samples = old.get("sample_questions", 0)
         return report
     items = passages(docs, budget=budget)
-    texts = [p.index_text for p in items] + [p.heading for p in article_titles(items)[0]]
+    firsts, _ = article_titles(items)
+    kept, notes = samples.for_articles(found, {(p.doc_id, p.article_id): 0 for p in firsts})
+    report.errors.extend(notes)
+    restorer = DiacriticRestorer.fit([p.index_text for p in items], extra_texts=read_phrases())
+    plain = [read_plainly(q.text, lexicon, restorer)[1] for q in kept]
+    texts = [p.index_text for p in items] + [p.heading for p in firsts]
     dense.set_threads(os.cpu_count() or 1)  # batch encoding: all cores help
     try:
         encoder = encoder_factory(model_dir)
-        all_vectors, report.embedded = _embed(
-            texts, _old_vectors(folder, settings), encoder, progress
-        )
+        reuse = _old_vectors(folder, settings)
+        all_vectors, report.embedded = _embed(texts, reuse, encoder, progress)
+        sample_vectors, n_samples = _embed(plain, reuse, encoder, progress, queries=True)
+        report.embedded += n_samples
     finally:
         dense.set_threads(1)
-    vectors, titles = all_vectors[: len(items)], all_vectors[len(items) :]
+    built = _Built(
+        items=items,
+        vectors=all_vectors[: len(items)],
+        titles=all_vectors[len(items) :],
+        samples=kept,
+        sample_plain=plain,
+        sample_vectors=sample_vectors,
+        restorer=restorer,
+    )
     manifest = {
         "settings": settings,
         "documents": hashes,
+        "samples": samples_hash,
         "passages": len(items),
+        "sample_questions": len(kept),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".index-", dir=folder.parent))
     try:
-        _write(tmp, items, vectors, titles, manifest)
+        _write(tmp, built, manifest)
         _swap(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report.passages = len(items)
+    report.samples = len(kept)
     report.seconds = time.perf_counter() - started
     return report

@@ -27,22 +27,61 @@ from knowledge.sparse import SparseIndex, terms
 Mode = Literal["hybrid", "bm25", "dense"]
 
 
+SIGNALS = ("bm25", "dense", "title", "sample", "sample_bm25")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Fusion weights of one kind of question; passage BM25 gets what the others leave of 1."""
+
+    dense: float  # the query's cosine to the passage
+    title: float  # ... to the article's heading
+    sample: float = 0.0  # ... to the article's closest sample question (knowledge/samples.py)
+    sample_bm25: float = 0.0  # BM25 of the query over the article's sample questions
+
+    def vector(self) -> np.ndarray:
+        """Weights in the order of ``SIGNALS``."""
+        rest = self.dense + self.title + self.sample + self.sample_bm25
+        return np.array([1.0 - rest, self.dense, self.title, self.sample, self.sample_bm25])
+
+
 @dataclass(frozen=True)
 class Tuning:
-    """Fusion settings, tuned on the dev questions (benchmarks/tune.py)."""
+    """Fusion settings, tuned on the dev questions (benchmarks/tune.py).
 
-    dense_weight: float = 0.5
-    title_weight: float = 0.1  # dense similarity of the query to the article's heading
+    Two kinds of question need different weights. One worded like the statute (the ALQAC dev
+    questions) is best met by the passages themselves; one worded like a citizen ("nhà e …
+    có sao ko") is best met by the sample questions citizens were written to ask. The gate
+    tells them apart by how much closer the query is to the best sample question than to the
+    best passage (median +0.004 on the dev questions, +0.06 on the colloquial ones), and moves
+    from the statute weights to the citizen weights between ``gate_low`` and ``gate_high``."""
+
+    statute: Weights = Weights(dense=0.5, title=0.1)
+    citizen: Weights = Weights(dense=0.3, title=0.0, sample=0.4, sample_bm25=0.2)
+    gate_low: float = 0.01
+    gate_high: float = 0.05
     folded_weight: float = 0.3  # folded BM25 field, accented queries
     folded_weight_unaccented: float = 1.0  # ... and queries typed without accents
     unaccented_below: float = UNACCENTED_BELOW  # accent ratio below which a query is unaccented
     candidates: int = 100  # per retriever, before fusion
     title_candidates: int = 30  # articles whose heading is closest to the query
+    sample_candidates: int = 30  # articles whose sample questions are closest to the query
     expand_dense: bool = False  # also send legal-term expansions to the dense side
 
-    def weights(self) -> tuple[float, float, float]:
-        """(BM25, dense passage, dense title) weights of the fusion."""
-        return (1.0 - self.dense_weight - self.title_weight, self.dense_weight, self.title_weight)
+    def gate(self, sample_cos: float, passage_cos: float) -> float:
+        """0 for a question worded like the statute, 1 for one worded like a citizen."""
+        if np.isnan(sample_cos):  # no sample questions in the index
+            return 0.0
+        span = max(self.gate_high - self.gate_low, 1e-9)
+        return float(np.clip((sample_cos - passage_cos - self.gate_low) / span, 0.0, 1.0))
+
+    def weights(self, gate: float) -> np.ndarray:
+        """The fusion weights (in the order of ``SIGNALS``) for a question's gate value."""
+        return (1.0 - gate) * self.statute.vector() + gate * self.citizen.vector()
+
+    def uses(self, signal: str) -> bool:
+        """Whether either kind of question gives ``signal`` any weight."""
+        return any(getattr(w, signal) for w in (self.statute, self.citizen))
 
 
 @dataclass(frozen=True)
@@ -122,6 +161,7 @@ class Searcher:
         _, self.article_of = article_titles(self.passages)
         self.article_passages = _group(self.article_of, len(self.title_vectors))
         self.restorer = DiacriticRestorer.load(folder / "restorer.json.gz")
+        self.samples = _Samples.load(folder, self.passages, len(self.title_vectors))
         self.lexicon = lexicon or default_lexicon()
         self.calibration = calibration or Calibration.load()
         self.encoder = encoder or dense.Encoder(model_dir)
@@ -148,29 +188,54 @@ class Searcher:
         pools = []
         if mode != "dense":
             pools.append(_top_positive(bm25_all, t.candidates))
+        hybrid = mode == "hybrid"
+        use_samples = hybrid and self.samples.size > 0 and (
+            t.uses("sample") or t.uses("sample_bm25"))
+        gate = 0.0
         if mode != "bm25":
             qvec = self.encoder.encode_query(query.expanded if t.expand_dense else query.restored)
-            pools.append(dense.search(self.faiss, qvec, t.candidates)[1])
-            if mode == "hybrid" and t.title_weight:
+            best_cos, nearest = dense.search(self.faiss, qvec, t.candidates)
+            pools.append(nearest)
+            if hybrid and t.uses("title"):
                 articles = dense.search(self.titles_faiss, qvec, t.title_candidates)[1]
                 pools.extend(self.article_passages[a] for a in articles)
+            if use_samples:
+                sample_cos = self.samples.dense(qvec[0])
+                gate = t.gate(float(np.nanmax(sample_cos)), float(best_cos.max(initial=-1.0)))
+                use_samples = gate > 0.0  # a statute-like question is ranked as before
+            if use_samples:
+                pools.append(self._passages_of(_top_finite(sample_cos, t.sample_candidates)))
         cand = np.unique(np.concatenate(pools)).astype(np.int64)
         if cand.size == 0:
             return SearchResult(query, [], False, 0.0)
-        scores = {"bm25": bm25_all[cand]}
+        zeros = np.zeros(cand.size)
+        scores = {"bm25": bm25_all[cand], "sample": zeros, "sample_bm25": zeros}
         if mode != "bm25":
             scores["dense"] = np.asarray(self.vectors[cand]) @ qvec[0]
             scores["title"] = self.title_vectors[self.article_of[cand]] @ qvec[0]
         else:
-            scores["dense"] = scores["title"] = np.zeros(cand.size)
-        weights = {"hybrid": t.weights(), "bm25": (1.0, 0.0, 0.0), "dense": (0.0, 1.0, 0.0)}
-        parts = zip((scores["bm25"], scores["dense"], scores["title"]), weights[mode])
-        fused = linear_fusion(list(parts))
+            scores["dense"] = scores["title"] = zeros
+        if use_samples:
+            articles = self.article_of[cand]
+            scores["sample"] = _fill_missing(sample_cos[articles])
+            bm25_samples = self.samples.bm25(query.restored, folded_w)
+            scores["sample_bm25"] = np.nan_to_num(bm25_samples[articles], nan=0.0)
+        weights = {
+            "hybrid": t.weights(gate),
+            "bm25": Weights(dense=0.0, title=0.0).vector(),
+            "dense": Weights(dense=1.0, title=0.0).vector(),
+        }[mode]
+        fused = linear_fusion([(scores[n], w) for n, w in zip(SIGNALS, weights)])
         order = np.argsort(-fused, kind="stable")
         hits = self._best_per_article(cand, order, fused, scores, k)
         signals = self._signals(query, cand, order, fused, scores)
         prob = self.calibration.probability(signals)
         return SearchResult(query, hits, prob >= self.calibration.threshold, prob, signals)
+
+    def _passages_of(self, articles: np.ndarray) -> np.ndarray:
+        if articles.size == 0:
+            return np.zeros(0, np.int64)
+        return np.concatenate([self.article_passages[a] for a in articles])
 
     def _best_per_article(self, cand, order, fused, scores, k: int) -> list[Hit]:
         hits: list[Hit] = []
@@ -211,6 +276,66 @@ def _top_positive(scores: np.ndarray, n: int) -> np.ndarray:
     else:
         top = np.arange(scores.size)
     return top[scores[top] > 0]
+
+
+def _top_finite(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` best scores that are not NaN."""
+    finite = np.flatnonzero(~np.isnan(scores))
+    if finite.size > n:
+        finite = finite[np.argpartition(-scores[finite], n)[:n]]
+    return finite
+
+
+def _fill_missing(values: np.ndarray) -> np.ndarray:
+    """NaN (an article without samples) becomes the lowest score among the candidates, so
+    it neither helps nor sinks that article against the others."""
+    known = ~np.isnan(values)
+    if not known.any():
+        return np.zeros_like(values)
+    return np.where(known, values, values[known].min())
+
+
+class _Samples:
+    """The index's sample questions, grouped by article: the closest sample per article."""
+
+    def __init__(self, article: np.ndarray, vectors: np.ndarray, sparse: SparseIndex | None,
+                 n_articles: int) -> None:
+        order = np.argsort(article, kind="stable")
+        self.article = article[order]
+        self.vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+        self.order = order  # sparse scores come in file order
+        self.size = int(article.size)
+        self.sparse = sparse
+        self.n_articles = n_articles
+        self.starts = np.flatnonzero(np.r_[True, self.article[1:] != self.article[:-1]]) \
+            if article.size else np.zeros(0, np.int64)
+
+    @classmethod
+    def load(cls, folder: Path, passages: list[Passage], n_articles: int) -> _Samples:
+        path = folder / "samples.jsonl"
+        if not path.exists():
+            return cls(np.zeros(0, np.int64), np.zeros((0, 1), np.float32), None, n_articles)
+        firsts, _ = article_titles(passages)
+        row = {(p.doc_id, p.article_id): i for i, p in enumerate(firsts)}
+        rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+        article = np.array([row[(r["doc_id"], r["article_id"])] for r in rows], np.int64)
+        vectors = np.load(folder / "sample_vectors.npy")
+        return cls(article, vectors, SparseIndex.load(folder, "bm25_samples"), n_articles)
+
+    def _per_article(self, values: np.ndarray) -> np.ndarray:
+        """The best value of each article's samples; NaN for an article without samples."""
+        out = np.full(self.n_articles, np.nan)
+        if values.size:
+            out[self.article[self.starts]] = np.maximum.reduceat(values, self.starts)
+        return out
+
+    def dense(self, qvec: np.ndarray) -> np.ndarray:
+        return self._per_article(self.vectors @ qvec)
+
+    def bm25(self, text: str, folded_weight: float) -> np.ndarray:
+        if self.sparse is None or not self.article.size:
+            return np.full(self.n_articles, np.nan)
+        return self._per_article(self.sparse.scores(text, folded_weight=folded_weight)[self.order])
 
 
 def _group(article_of: np.ndarray, n_articles: int) -> list[np.ndarray]:

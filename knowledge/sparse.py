@@ -105,10 +105,11 @@ class SparseIndex:
             score = score + folded_weight * self.folded.scores(terms(query, folded=True))
         return score
 
-    def save(self, folder: Path) -> None:
-        self.accented.save(folder / "bm25_accented")
-        self.folded.save(folder / "bm25_folded")
+    def save(self, folder: Path, name: str = "bm25") -> None:
+        self.accented.save(folder / f"{name}_accented")
+        self.folded.save(folder / f"{name}_folded")
 
     @classmethod
-    def load(cls, folder: Path) -> SparseIndex:
-        return cls(BM25Field.load(folder / "bm25_accented"), BM25Field.load(folder / "bm25_folded"))
+    def load(cls, folder: Path, name: str = "bm25") -> SparseIndex:
+        return cls(BM25Field.load(folder / f"{name}_accented"),
+                   BM25Field.load(folder / f"{name}_folded"))

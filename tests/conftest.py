@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,15 @@ chăn nuôi trâu bò xa nhà ở.
 """
 
 
+# Sample questions for the local policy: how a citizen asks what its Article 2 answers. The
+# last line names an article the policy does not have (reported and skipped by the build).
+LOCAL_SAMPLES = "\n".join(json.dumps(row, ensure_ascii=False) for row in [
+    {"doc_id": "qd-chuong-trai", "article_id": "2",
+     "questions": ["muốn xin tiền làm chuồng trâu thì nộp những giấy tờ gì, ai ký xác nhận"]},
+    {"doc_id": "qd-chuong-trai", "article_id": "9", "questions": ["điều này không có"]},
+]) + "\n"
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory):
     """Three real laws plus one local draft policy in a document folder."""
@@ -53,7 +63,14 @@ def small_corpus(tmp_path_factory):
         "department": "nong-nghiep-moi-truong",
     }
     (docs / "ho-tro-chuong-trai.md.meta.json").write_text(json.dumps(meta))
-    return Sources(laws=(root / "laws.json",), folders=(docs,))
+    samples = root / "samples"
+    samples.mkdir()
+    for path in sorted((CORPUS / "samples").glob("*.jsonl")):  # the shipped ones of the subset
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        if rows and rows[0]["doc_id"] in SUBSET_LAWS:
+            shutil.copy(path, samples / path.name)
+    (samples / "qd-chuong-trai.jsonl").write_text(LOCAL_SAMPLES, encoding="utf-8")
+    return Sources(laws=(root / "laws.json",), folders=(docs,), samples=(samples,))
 
 
 @pytest.fixture(scope="session")

@@ -105,6 +105,8 @@ def test_build_of_an_unchanged_corpus_does_no_work(small_corpus, small_index, mo
         str(small_corpus.laws[0]),
         "--docs",
         str(small_corpus.folders[0]),
+        "--samples",
+        str(small_corpus.samples[0]),
     )
     assert done.returncode == 0, done.stderr
     assert "không có gì thay đổi" in done.stdout

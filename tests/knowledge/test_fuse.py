@@ -34,3 +34,20 @@ def test_calibration_learns_that_strong_rankings_are_right(tmp_path):
     path = tmp_path / "cal.json"
     cal.save(path)
     assert Calibration.load(path) == cal
+
+
+def test_calibration_keeps_false_alarms_on_unanswerable_questions_down():
+    """A few out-of-scope questions whose rankings look like good ones: precision alone would
+    flag them all (60 right of 65); the false-alarm limit pushes the threshold above them."""
+    good = [_signals(0.80 + i * 0.003, 0.4) for i in range(60)]
+    bad = [_signals(0.70 + i * 0.001, 0.02) for i in range(30)]
+    look_alike = [_signals(0.83 + i * 0.002, 0.4) for i in range(5)]
+    signals = good + bad + look_alike
+    correct = [True] * 60 + [False] * 35
+    answerable = [True] * 90 + [False] * 5
+    plain = fit_calibration(signals, correct, max_false_alarms=1.0)
+    strict = fit_calibration(signals, correct, answerable=answerable)
+    flagged = lambda cal: sum(cal.confident(s) for s in look_alike)  # noqa: E731
+    assert flagged(plain) == 5 and flagged(strict) == 0
+    assert strict.threshold > plain.threshold
+    assert "0% of 5 out-of-scope flagged" in strict.fitted_on

@@ -66,7 +66,9 @@ def test_rebuild_is_incremental(small_corpus, small_index, model_dir, tmp_path):
     shutil.copytree(corpus_root, tmp_path / "corpus")
     shutil.copytree(small_index, tmp_path / "index")
     corpus = Sources(
-        laws=(tmp_path / "corpus" / "laws.json",), folders=(tmp_path / "corpus" / "docs",)
+        laws=(tmp_path / "corpus" / "laws.json",),
+        folders=(tmp_path / "corpus" / "docs",),
+        samples=(tmp_path / "corpus" / "samples",),
     )
     index = tmp_path / "index"
     again = build_index(index, corpus, model_dir=model_dir, progress=False)
@@ -95,3 +97,46 @@ def test_changing_bm25_parameters_rebuilds_without_reencoding(
     monkeypatch.setattr(sparse, "B", sparse.B + 0.1)
     report = build_index(index, small_corpus, model_dir=model_dir, progress=False)
     assert not report.up_to_date and report.embedded == 0 and report.changed == []
+
+
+def test_build_indexes_the_sample_questions_and_reports_unknown_articles(small_index):
+    from knowledge.index import read_manifest
+
+    manifest = read_manifest(small_index)
+    assert manifest["sample_questions"] > 500  # three laws' shipped samples + the local one
+    rows = [line for line in (small_index / "samples.jsonl").open(encoding="utf-8")]
+    assert len(rows) == manifest["sample_questions"]
+    assert not any('"article_id": "9"' in r and "qd-chuong-trai" in r for r in rows)
+
+
+def test_a_citizen_question_meets_its_article_through_a_sample(searcher):
+    """Article 2 of the local policy ("Hồ sơ": an application confirmed by the commune) shares
+    almost no words with how a citizen asks for it; its sample question does."""
+    text = "nhà e định xin tiền làm chuồng cho trâu thì phải nộp giấy tờ gì, ai ký cho ạ"
+    from dataclasses import replace
+
+    statute_only = replace(searcher.tuning, citizen=searcher.tuning.statute)
+    without = Searcher(searcher.folder, model_dir=searcher.encoder.model_dir, tuning=statute_only)
+    assert _top_articles(without, text, 1) != [("qd-chuong-trai", "2")]
+    assert _top_articles(searcher, text, 1) == [("qd-chuong-trai", "2")]
+
+
+def test_changing_one_sample_question_encodes_only_it(small_corpus, small_index, model_dir,
+                                                      tmp_path):
+    from dataclasses import replace
+
+    shutil.copytree(small_corpus.samples[0], tmp_path / "samples")
+    shutil.copytree(small_index, tmp_path / "index")
+    corpus = replace(small_corpus, samples=(tmp_path / "samples",))
+    index = tmp_path / "index"
+    assert build_index(index, corpus, model_dir=model_dir, progress=False).up_to_date
+    local = tmp_path / "samples" / "qd-chuong-trai.jsonl"
+    local.write_text(local.read_text(encoding="utf-8").replace("chuồng trâu", "chuồng bò"),
+                     encoding="utf-8")
+    edited = build_index(index, corpus, model_dir=model_dir, progress=False)
+    assert not edited.up_to_date and edited.changed == [] and edited.embedded == 1
+    assert any("chuồng bò" in line for line in (index / "samples.jsonl").open(encoding="utf-8"))
+    local.unlink()
+    removed = build_index(index, corpus, model_dir=model_dir, progress=False)
+    assert removed.embedded == 0 and removed.samples == edited.samples - 1
+    assert not any("qd-chuong-trai" in line for line in (index / "samples.jsonl").open())
