@@ -494,9 +494,12 @@ def _shift(moment: datetime, delta: timedelta) -> datetime:
 
 
 def _date(raw: str | None, name: str) -> datetime | None:
-    """An RFC 3339 date-time (W3C), in UTC; out-of-range offsets are clamped."""
-    if not raw:
+    """An RFC 3339 date-time (W3C), in UTC; out-of-range offsets are clamped. An empty value
+    is not a date (leave the parameter out to mean "no bound")."""
+    if raw is None:
         return None
+    if not raw.strip():
+        raise Open311Problem(400, f"{name} để trống: hãy bỏ tham số này nếu không lọc theo ngày.")
     # An unencoded "+07:00" in a query string arrives as " 07:00".
     match = RFC3339.match(re.sub(r" (\d{2}:\d{2})$", r"+\1", raw))
     if match is None:
