@@ -55,9 +55,14 @@ class Signals:
     top_sparse: float  # best BM25 score divided by the query's own term count
     margin: float  # fused score gap between the first and second article
     agree: float  # 1.0 when BM25 and dense put the same article first
+    # 0 when the ranking used the statute weights, 1 the citizen weights (search.Tuning.gate):
+    # the same margin or BM25 score means something else in the two rankings
+    gate: float = 0.0
 
     def vector(self) -> list[float]:
-        return [self.top_dense, self.top_sparse, self.margin, self.agree]
+        """The four signals, the gate, and each signal times the gate."""
+        plain = [self.top_dense, self.top_sparse, self.margin, self.agree]
+        return [*plain, self.gate, *(x * self.gate for x in plain)]
 
 
 @dataclass(frozen=True)

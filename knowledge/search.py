@@ -228,7 +228,7 @@ class Searcher:
         fused = linear_fusion([(scores[n], w) for n, w in zip(SIGNALS, weights)])
         order = np.argsort(-fused, kind="stable")
         hits = self._best_per_article(cand, order, fused, scores, k)
-        signals = self._signals(query, cand, order, fused, scores)
+        signals = self._signals(query, cand, order, fused, scores, gate)
         prob = self.calibration.probability(signals)
         return SearchResult(query, hits, prob >= self.calibration.threshold, prob, signals)
 
@@ -253,7 +253,7 @@ class Searcher:
                 break
         return hits
 
-    def _signals(self, query: Query, cand, order, fused, scores) -> Signals:
+    def _signals(self, query: Query, cand, order, fused, scores, gate: float) -> Signals:
         articles = self.article_of[cand[order]]
         second = next(
             (fused[order[i]] for i in range(1, len(order)) if articles[i] != articles[0]), 0.0
@@ -266,6 +266,7 @@ class Searcher:
             top_sparse=float(bm25.max()) / n_terms,
             margin=float(fused[order[0]] - second),
             agree=float(agree),
+            gate=gate,
         )
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from knowledge.fuse import Calibration, Signals, fit_calibration, linear_fusion, minmax, rrf
 
@@ -51,3 +52,11 @@ def test_calibration_keeps_false_alarms_on_unanswerable_questions_down():
     assert flagged(plain) == 5 and flagged(strict) == 0
     assert strict.threshold > plain.threshold
     assert "0% of 5 out-of-scope flagged" in strict.fitted_on
+
+
+def test_signals_carry_the_gate_and_each_signal_times_it():
+    """The same margin means something else in a ranking made with the citizen weights."""
+    statute = Signals(top_dense=0.9, top_sparse=2.0, margin=0.3, agree=1.0)
+    citizen = Signals(top_dense=0.9, top_sparse=2.0, margin=0.3, agree=1.0, gate=0.5)
+    assert statute.vector() == [0.9, 2.0, 0.3, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert citizen.vector() == pytest.approx([0.9, 2.0, 0.3, 1.0, 0.5, 0.45, 1.0, 0.15, 0.5])
