@@ -1,10 +1,12 @@
-"""Building the search index folder: documents -> passages -> BM25 + FAISS + restorer.
+"""Building the search index folder: documents -> passages -> BM25 + FAISS + restorer, and
+the sample questions beside them.
 
 The folder (``models/index`` by default) holds everything a Searcher needs:
 ``manifest.json``, ``passages.jsonl``, ``vectors.npy``, ``dense.faiss``, the two
-BM25 fields and the diacritic restorer. A rebuild reuses the vector of every
-passage whose text did not change, and does nothing at all when no document,
-setting or model changed.
+BM25 fields, the article headings' vectors, the sample questions (``samples.jsonl``,
+their vectors and BM25 fields) and the diacritic restorer. A rebuild reuses the vector
+of every passage, heading and sample whose text did not change, and does nothing at all
+when no document, sample question, setting or model changed.
 """
 
 from __future__ import annotations

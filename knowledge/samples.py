@@ -66,7 +66,8 @@ def _row(row: object) -> list[Sample]:
     doc_id, article_id, questions = row.get("doc_id"), row.get("article_id"), row.get("questions")
     if not isinstance(doc_id, str) or not doc_id.strip():
         raise SampleError("thiếu “doc_id” (mã văn bản).")
-    if not isinstance(article_id, str | int) or not str(article_id).strip():
+    if isinstance(article_id, bool) or not isinstance(article_id, str | int) \
+            or not str(article_id).strip():
         raise SampleError("thiếu “article_id” (số điều).")
     if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
         raise SampleError("“questions” phải là danh sách câu hỏi.")

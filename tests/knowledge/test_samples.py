@@ -27,6 +27,7 @@ def test_a_bad_line_is_reported_with_its_number_and_the_rest_is_read(tmp_path):
         {"doc_id": "Luật Cư trú 2020", "article_id": "21", "questions": "một chuỗi"},
         {"doc_id": "Luật Cư trú 2020", "article_id": "22", "questions": ["x" * 501]},
         ["một", "danh sách"],
+        {"doc_id": "Luật Cư trú 2020", "article_id": True, "questions": ["x"]},
         {"doc_id": "Luật Cư trú 2020", "article_id": 23, "questions": ["  ", "tạm trú ở đâu"]},
     ])
     found, errors = samples.read_file(tmp_path / "a.jsonl")
@@ -35,7 +36,7 @@ def test_a_bad_line_is_reported_with_its_number_and_the_rest_is_read(tmp_path):
         samples.Sample("Luật Cư trú 2020", "23", "tạm trú ở đâu"),  # number read as text
     ]
     assert [str(e).split(":")[0] for e in errors] == [
-        f"a.jsonl, dòng {n}" for n in (2, 3, 4, 5, 6)
+        f"a.jsonl, dòng {n}" for n in (2, 3, 4, 5, 6, 7)
     ]
     assert "JSON" in str(errors[0]) and "doc_id" in str(errors[1])
     assert "500" in str(errors[3])

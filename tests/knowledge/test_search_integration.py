@@ -140,3 +140,19 @@ def test_changing_one_sample_question_encodes_only_it(small_corpus, small_index,
     removed = build_index(index, corpus, model_dir=model_dir, progress=False)
     assert removed.embedded == 0 and removed.samples == edited.samples - 1
     assert not any("qd-chuong-trai" in line for line in (index / "samples.jsonl").open())
+
+
+def test_an_index_without_sample_questions_ranks_by_the_text_alone(small_corpus, model_dir,
+                                                                     tmp_path):
+    """A province that indexes only its own documents, with no sample questions yet."""
+    from dataclasses import replace
+
+    corpus = replace(small_corpus, laws=(), samples=())
+    report = build_index(tmp_path / "index", corpus, model_dir=model_dir, progress=False)
+    assert report.samples == 0 and report.passages == 2
+    bare = Searcher(tmp_path / "index", model_dir=model_dir)
+    assert bare.samples.size == 0
+    result = bare.search("nhà e định xin tiền làm chuồng cho trâu thì phải nộp giấy tờ gì", 2)
+    assert {(h.passage.doc_id, h.passage.article_id) for h in result.hits} == {
+        ("qd-chuong-trai", "1"), ("qd-chuong-trai", "2")}
+    assert result.signals is not None and result.signals.gate == 0.0
