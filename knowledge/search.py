@@ -202,7 +202,8 @@ class Searcher:
             if use_samples:
                 sample_cos = self.samples.dense(qvec[0])
                 gate = t.gate(float(np.nanmax(sample_cos)), float(best_cos.max(initial=-1.0)))
-                use_samples = gate > 0.0  # a statute-like question is ranked as before
+                # no weight on the samples (a statute-like question): ranked as without them
+                use_samples = bool(t.weights(gate)[SIGNALS.index("sample"):].any())
             if use_samples:
                 pools.append(self._passages_of(_top_finite(sample_cos, t.sample_candidates)))
         cand = np.unique(np.concatenate(pools)).astype(np.int64)

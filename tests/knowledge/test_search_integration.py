@@ -156,3 +156,21 @@ def test_an_index_without_sample_questions_ranks_by_the_text_alone(small_corpus,
     assert {(h.passage.doc_id, h.passage.article_id) for h in result.hits} == {
         ("qd-chuong-trai", "1"), ("qd-chuong-trai", "2")}
     assert result.signals is not None and result.signals.gate == 0.0
+
+
+def test_weights_on_the_samples_for_statute_like_questions_are_honoured(searcher):
+    """Samples are skipped only when the weights in force give them nothing; a tuning that
+    ranks by the samples alone (benchmarks/retrieval.py's "samples" row) still uses them for a
+    question worded like the statute."""
+    from dataclasses import replace
+
+    from knowledge.search import Weights
+
+    only = Weights(dense=0.0, title=0.0, sample=2 / 3, sample_bm25=1 / 3)
+    by_samples = Searcher(searcher.folder, model_dir=searcher.encoder.model_dir,
+                          tuning=replace(searcher.tuning, statute=only, citizen=only))
+    result = by_samples.search("Nam từ đủ bao nhiêu tuổi thì được kết hôn?", 3)
+    assert result.signals is not None and result.signals.gate == 0.0
+    assert result.hits[0].score > 0
+    assert ("Luật Hôn nhân và gia đình 2014", "8") in {
+        (h.passage.doc_id, h.passage.article_id) for h in result.hits}
