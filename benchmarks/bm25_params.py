@@ -26,7 +26,7 @@ GRID = [
 
 
 def main() -> None:
-    sets = question_sets()
+    sets = question_sets(test=False)
     searcher = Searcher()
     cached(searcher)
     texts = [p.index_text for p in searcher.passages]

@@ -122,7 +122,7 @@ class Lab:
         s = self.s
         self.vectors = np.asarray(s.vectors)
         self.n_articles = len(s.title_vectors)
-        self.sets = question_sets()
+        self.sets = question_sets(test=False)
         self.memo: dict[str, np.ndarray] = {}
         # document frequency of each accented / folded syllable
         acc = s.sparse.accented

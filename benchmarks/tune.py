@@ -52,7 +52,7 @@ def cached(searcher: Searcher) -> None:
 
 
 def main() -> None:
-    sets = question_sets()
+    sets = question_sets(test=False)
     tune, held = {}, {}
     for name, qs in sets.items():
         if name.startswith("colloquial"):

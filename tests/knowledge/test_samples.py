@@ -111,6 +111,7 @@ def _folded_words(text: str) -> tuple[str, ...]:
 
 @pytest.mark.parametrize("path", [
     REPO / "benchmarks" / "data" / "colloquial-dev.json",
+    REPO / "benchmarks" / "data" / "colloquial-test.json",
     SHARED / "data" / "legal" / "questions-dev.json",
 ])
 def test_no_evaluation_question_is_a_sample(path):
