@@ -2,8 +2,10 @@
 
 A query goes through: NFC + chat abbreviations -> diacritic restoration when it
 was typed without accents -> legal vocabulary for everyday phrases -> BM25
-(accented + folded fields) and dense e5 retrieval -> linear fusion -> the best
-passage of each article, with a calibrated ``confident`` flag.
+(accented + folded fields) and dense e5 retrieval over the passages, the article
+headings and the articles' sample questions -> linear fusion, with weights set by how
+citizen-like the wording is (``Tuning``) -> the best passage of each article, with a
+calibrated ``confident`` flag.
 """
 
 from __future__ import annotations
