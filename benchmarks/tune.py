@@ -7,7 +7,8 @@ reported separately so the chosen weights can be checked for over-fitting.
 The statute weights (``Tuning.statute``: BM25 0.4, passage vectors 0.5, headings 0.1, and the
 folded-field weights) were tuned by the earlier version of this grid, before the index had
 sample questions; with the gate they still decide the questions worded like the statute. This
-grid varies the citizen weights (``Tuning.citizen``) and where the gate opens (~6 min).
+grid varies the citizen weights (``Tuning.citizen``) and where the gate opens (88 settings,
+~15 min).
 
     .venv/bin/python benchmarks/tune.py
 """

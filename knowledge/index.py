@@ -198,6 +198,7 @@ class _Built:
     """What a build writes besides the manifest."""
 
     items: list[Passage]
+    firsts: list[Passage]  # each article's first passage (its heading)
     vectors: np.ndarray
     titles: np.ndarray
     samples: list[samples.Sample]
@@ -209,10 +210,10 @@ class _Built:
 def _write(tmp: Path, built: _Built, manifest: dict) -> None:
     items = built.items
     _jsonl(tmp / "passages.jsonl", ({**p.to_dict(), "key": _key(p.index_text)} for p in items))
-    firsts, _ = article_titles(items)
     _jsonl(
         tmp / "titles.jsonl",
-        ({"key": _key(p.heading), "doc_id": p.doc_id, "article_id": p.article_id} for p in firsts),
+        ({"key": _key(p.heading), "doc_id": p.doc_id, "article_id": p.article_id}
+         for p in built.firsts),
     )
     _jsonl(
         tmp / "samples.jsonl",
@@ -283,7 +284,7 @@ def build_index(
         return report
     items = passages(docs, budget=budget)
     firsts, _ = article_titles(items)
-    kept, notes = samples.for_articles(found, {(p.doc_id, p.article_id): 0 for p in firsts})
+    kept, notes = samples.for_articles(found, {(p.doc_id, p.article_id) for p in firsts})
     report.errors.extend(notes)
     restorer = DiacriticRestorer.fit([p.index_text for p in items], extra_texts=read_phrases())
     plain = [read_plainly(q.text, lexicon, restorer)[1] for q in kept]
@@ -299,6 +300,7 @@ def build_index(
         dense.set_threads(1)
     built = _Built(
         items=items,
+        firsts=firsts,
         vectors=all_vectors[: len(items)],
         titles=all_vectors[len(items) :],
         samples=kept,

@@ -12,7 +12,7 @@ everyday words. An article without samples is found by its text alone, as before
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +94,7 @@ def load(folders: Iterable[Path]) -> tuple[list[Sample], list[SampleError]]:
 
 
 def for_articles(
-    samples: Sequence[Sample], articles: dict[tuple[str, str], int]
+    samples: Sequence[Sample], articles: Collection[tuple[str, str]]
 ) -> tuple[list[Sample], list[str]]:
     """The samples whose article is indexed, and notes on the others: one per indexed document
     whose samples name an article it does not have (a typo worth fixing), one for all the

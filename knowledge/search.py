@@ -160,10 +160,11 @@ class Searcher:
         self.titles_faiss = dense.load_faiss(folder / "titles.faiss")
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         self.title_vectors = np.load(folder / "title_vectors.npy")
-        _, self.article_of = article_titles(self.passages)
+        firsts, self.article_of = article_titles(self.passages)
         self.article_passages = _group(self.article_of, len(self.title_vectors))
         self.restorer = DiacriticRestorer.load(folder / "restorer.json.gz")
-        self.samples = _Samples.load(folder, self.passages, len(self.title_vectors))
+        self.samples = _Samples.load(folder, {(p.doc_id, p.article_id): i
+                                              for i, p in enumerate(firsts)})
         self.lexicon = lexicon or default_lexicon()
         self.calibration = calibration or Calibration.load()
         self.encoder = encoder or dense.Encoder(model_dir)
@@ -207,7 +208,8 @@ class Searcher:
                 # no weight on the samples (a statute-like question): ranked as without them
                 use_samples = bool(t.weights(gate)[SIGNALS.index("sample"):].any())
             if use_samples:
-                pools.append(self._passages_of(_top_finite(sample_cos, t.sample_candidates)))
+                articles = _top_finite(sample_cos, t.sample_candidates)
+                pools.extend(self.article_passages[a] for a in articles)
         cand = np.unique(np.concatenate(pools)).astype(np.int64)
         if cand.size == 0:
             return SearchResult(query, [], False, 0.0)
@@ -234,11 +236,6 @@ class Searcher:
         signals = self._signals(query, cand, order, fused, scores, gate)
         prob = self.calibration.probability(signals)
         return SearchResult(query, hits, prob >= self.calibration.threshold, prob, signals)
-
-    def _passages_of(self, articles: np.ndarray) -> np.ndarray:
-        if articles.size == 0:
-            return np.zeros(0, np.int64)
-        return np.concatenate([self.article_passages[a] for a in articles])
 
     def _best_per_article(self, cand, order, fused, scores, k: int) -> list[Hit]:
         hits: list[Hit] = []
@@ -315,12 +312,12 @@ class _Samples:
             if article.size else np.zeros(0, np.int64)
 
     @classmethod
-    def load(cls, folder: Path, passages: list[Passage], n_articles: int) -> _Samples:
+    def load(cls, folder: Path, row: dict[tuple[str, str], int]) -> _Samples:
+        """The samples of an index folder; ``row`` numbers its articles (as the headings)."""
+        n_articles = len(row)
         path = folder / "samples.jsonl"
         if not path.exists():
             return cls(np.zeros(0, np.int64), np.zeros((0, 1), np.float32), None, n_articles)
-        firsts, _ = article_titles(passages)
-        row = {(p.doc_id, p.article_id): i for i, p in enumerate(firsts)}
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         article = np.array([row[(r["doc_id"], r["article_id"])] for r in rows], np.int64)
         vectors = np.load(folder / "sample_vectors.npy")

@@ -55,7 +55,7 @@ def test_text_is_normalised_and_repeats_dropped_across_files(tmp_path):
 def test_samples_of_articles_not_indexed_are_dropped_with_a_note():
     found = [samples.Sample("d", "1", "a"), samples.Sample("d", "9", "b"),
              samples.Sample("x", "1", "c"), samples.Sample("y", "1", "d")]
-    kept, notes = samples.for_articles(found, {("d", "1"): 0})
+    kept, notes = samples.for_articles(found, {("d", "1")})
     assert kept == found[:1]
     assert notes == [
         "1 câu hỏi mẫu của “d” chỉ tới điều không có trong văn bản: bỏ qua.",
