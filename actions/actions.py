@@ -20,7 +20,6 @@ from actions.api_client import ApiError, run
 from actions.common import (
     WAIT_FOR_ROUTING,
     channel,
-    fold_keep_length,
     key,
     latest_intent,
     latest_text,
@@ -34,6 +33,7 @@ from actions.common import (
 )
 from actions.form import has_content
 from actions.outbox import Entry
+from vietnamese import fold_keep_length
 
 log = logging.getLogger(__name__)
 

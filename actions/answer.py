@@ -9,9 +9,10 @@ Matching works on accent-folded syllables and syllable pairs, so "dang ky tam tr
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from urllib.parse import quote
+
+from vietnamese import fold
 
 # Words that say nothing about the topic (folded): question words, pronouns, particles.
 STOPWORDS = set("""
@@ -24,12 +25,6 @@ RELATED_RATIO = 0.75  # a confident answer also cites hits scoring this close to
 EXCERPT_RATIO = 0.9  # ... and quotes those scoring this close (the others are links)
 MAX_CITATIONS = 3
 POINT = re.compile(r"^\s*(?:[a-zđ]\)|[0-9]+[.)]|[-–•])\s", re.IGNORECASE)
-
-
-def fold(text: str) -> str:
-    """Lower case, no diacritics, đ → d."""
-    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
 
 
 def terms(text: str) -> tuple[set, set]:

@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import threading
-import unicodedata
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -78,15 +77,6 @@ def latest_user_time(tracker: Tracker) -> str:
         if event.get("event") == "user":
             return str(event.get("timestamp") or "")
     return ""
-
-
-def fold_keep_length(text: str) -> str:
-    """Folded text with one character per character (positions stay valid)."""
-    out = []
-    for ch in text.lower():
-        base = unicodedata.normalize("NFD", ch)[:1] or ch
-        out.append("d" if base == "đ" else base)
-    return "".join(out)
 
 
 def key(prefix: str, *parts: Any) -> str:

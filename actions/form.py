@@ -25,12 +25,12 @@ from actions import answer
 from actions.api_client import ApiError, run
 from actions.common import (
     SKIPPED,
-    fold_keep_length,
     latest_intent,
     latest_text,
     services,
     value,
 )
+from vietnamese import fold, fold_keep_length
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,8 @@ class ValidateFeedbackForm(FormValidationAction):
         if text.isdigit() and 1 <= int(text) <= len(candidates):
             chosen = candidates[int(text) - 1]
         else:
-            folded = answer.fold(text)
-            chosen = next((o for o in options if answer.fold(o.get("citation", "")) == folded),
+            folded = fold(text)
+            chosen = next((o for o in options if fold(o.get("citation", "")) == folded),
                           None)
         if chosen is None:
             return {"policy_citation": text[:200], "cited_articles": []}

@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmark scripts (run from the repo root with .venv/bin/python)."""
+"""Shared helpers for the benchmarks (run from the repo root: ``.venv/bin/python -m
+benchmarks.<concern>.<name>``): question sets, tables, results files."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import random
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from knowledge.evaluate import Question, load_questions, score_ranking
+from vietnamese import fold
 
-from knowledge.evaluate import Question, load_questions, score_ranking  # noqa: E402
-from knowledge.normalize import fold  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SHARED = REPO.parent / "shared" / "data" / "legal"
 DATA = REPO / "benchmarks" / "data"

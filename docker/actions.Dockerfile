@@ -1,5 +1,6 @@
 # The action server (rasa-sdk 3.6.2, Python 3.10). It stays thin: it calls the feedback API over
-# HTTP, so it needs only rasa-sdk and requests, at the versions pinned in requirements/rasa.lock.
+# HTTP, so it needs only rasa-sdk and requests, at the versions pinned in requirements/rasa.lock,
+# and the text rules in vietnamese/ (standard library only).
 # Build from the repository root: docker build -f docker/actions.Dockerfile .
 FROM python:3.10-slim-bookworm
 
@@ -13,6 +14,7 @@ RUN pip install --no-cache-dir -c /tmp/rasa.lock rasa-sdk requests \
 
 WORKDIR /app
 COPY actions/ actions/
+COPY vietnamese/ vietnamese/
 USER caunoi
 EXPOSE 5055
 HEALTHCHECK --interval=10s --timeout=5s --retries=12 \

@@ -70,7 +70,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from knowledge.evaluate import evaluate, load_questions
-    from knowledge.normalize import fold
+    from vietnamese import fold
 
     questions = load_questions(args.questions)
     searcher = _searcher(args)

@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from knowledge.evaluate import load_questions
 from knowledge.fuse import Calibration, Signals, fit_calibration
-from knowledge.normalize import fold
 from knowledge.search import Searcher
+from vietnamese import fold
 
 
 def collect(

@@ -1,8 +1,8 @@
 """Citizens' chat language -> words the statutes use.
 
-Two small lexicons under ``knowledge/data/`` (editable by officials, no code):
-``abbreviations.tsv`` replaces chat spellings ("ko", "đc", "vk") by full words;
-``legal_terms.tsv`` appends the legal vocabulary for everyday phrases
+Two small lexicons (editable by officials, no code): the chat-spelling table shared with the
+assistant's NLU (``vietnamese/chat_spellings.tsv``) replaces chat spellings ("ko", "đc", "vk")
+by full words; ``knowledge/data/legal_terms.tsv`` appends the legal vocabulary for everyday phrases
 ("nhập khẩu" -> "đăng ký thường trú"). Both match whole words; a word typed without
 diacritics matches any accented form, while a word typed with diacritics must match
 them ("dat cho" may be "dắt chó", "đất cho" is not).
@@ -16,14 +16,21 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.normalize import accent_ratio, fold, has_diacritics, normalize, words
+from vietnamese import (
+    SPELLINGS_FILE,
+    fold,
+    has_diacritics,
+    is_unaccented,
+    normalize,
+    search_spellings,
+    words,
+)
 
 if TYPE_CHECKING:
     from knowledge.diacritics import DiacriticRestorer
 
 DATA = Path(__file__).parent / "data"
 _TOKEN = re.compile(r"\w+|\W+")
-UNACCENTED_BELOW = 0.3  # accent ratio under which a message counts as typed without diacritics
 
 
 def _read_tsv(path: Path) -> list[tuple[str, str]]:
@@ -50,9 +57,9 @@ class ChatLexicon:
         return max((len(k) for k in self.phrases), default=0)
 
     @classmethod
-    def load(cls, folder: Path = DATA) -> ChatLexicon:
+    def load(cls, folder: Path = DATA, spellings: Path = SPELLINGS_FILE) -> ChatLexicon:
         abbr: dict[str, str] = {}
-        for key, value in _read_tsv(folder / "abbreviations.tsv"):
+        for key, value in search_spellings(spellings):
             abbr[key.lower()] = value
             abbr.setdefault(fold(key), value)
         phrases: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
@@ -96,8 +103,8 @@ def default_lexicon() -> ChatLexicon:
     return ChatLexicon.load()
 
 
-def read_plainly(text: str, lexicon: ChatLexicon, restorer: DiacriticRestorer,
-                 unaccented_below: float = UNACCENTED_BELOW) -> tuple[str, str, bool]:
+def read_plainly(text: str, lexicon: ChatLexicon,
+                 restorer: DiacriticRestorer) -> tuple[str, str, bool]:
     """A message as the search reads it: ``(plain, restored, unaccented)``.
 
     ``plain`` has its chat spellings spelled out; ``restored`` is ``plain`` with diacritics put
@@ -105,5 +112,5 @@ def read_plainly(text: str, lexicon: ChatLexicon, restorer: DiacriticRestorer,
     and by the assistant's sentence-vector featurizer (``bot/addons/sentence_vectors.py``), so
     both read a message the same way. Expects NFC text (``normalize``)."""
     plain = lexicon.expand_abbreviations(text)
-    unaccented = accent_ratio(plain) < unaccented_below
+    unaccented = is_unaccented(plain)
     return plain, restorer.restore(plain) if unaccented else plain, unaccented

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 from knowledge.documents import Article, Document
-from knowledge.normalize import normalize
+from vietnamese import normalize
 
 DEFAULT_BUDGET = 200
 _CLAUSE_START = re.compile(r"^(\d{1,3})\.\s")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.normalize import fold, has_diacritics, normalize
+from vietnamese import fold, has_diacritics, normalize
 
 EVERYDAY_PATH = Path(__file__).parent / "data" / "everyday_vi.txt"
 

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.normalize import normalize
+from vietnamese import normalize
 
 MAX_QUESTION_CHARS = 500  # a sample is one chat message, not a document
 

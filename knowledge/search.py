@@ -18,13 +18,13 @@ from typing import Literal
 import numpy as np
 
 from knowledge import dense
-from knowledge.chat import UNACCENTED_BELOW, ChatLexicon, default_lexicon, read_plainly
+from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
 from knowledge.corpus import Passage
 from knowledge.diacritics import DiacriticRestorer
 from knowledge.fuse import Calibration, Signals, linear_fusion
 from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, article_titles
-from knowledge.normalize import normalize
 from knowledge.sparse import SparseIndex, terms
+from vietnamese import normalize
 
 Mode = Literal["hybrid", "bm25", "dense"]
 
@@ -64,7 +64,6 @@ class Tuning:
     gate_high: float = 0.05
     folded_weight: float = 0.3  # folded BM25 field, accented queries
     folded_weight_unaccented: float = 1.0  # ... and queries typed without accents
-    unaccented_below: float = UNACCENTED_BELOW  # accent ratio below which a query is unaccented
     candidates: int = 100  # per retriever, before fusion
     title_candidates: int = 30  # articles whose heading is closest to the query
     sample_candidates: int = 30  # articles whose sample questions are closest to the query
@@ -172,8 +171,7 @@ class Searcher:
     def interpret(self, text: str) -> Query:
         """Expand chat spellings, restore accents, add legal vocabulary."""
         text = normalize(text)
-        plain, restored, unaccented = read_plainly(text, self.lexicon, self.restorer,
-                                                   self.tuning.unaccented_below)
+        plain, restored, unaccented = read_plainly(text, self.lexicon, self.restorer)
         extra = self.lexicon.legal_terms(plain)  # as typed: its diacritics pick the phrase
         expanded = " ".join([restored, *extra])
         return Query(original=text, restored=restored, expanded=expanded, unaccented=unaccented)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from knowledge.normalize import fold, words
+from vietnamese import fold, words
 
 K1 = 0.9  # tuned with benchmarks/bm25_params.py (k1 0.6–2.0, b 0.2–0.9 tried)
 B = 0.4  # legal passages repeat their heading; weaker length normalisation measured better

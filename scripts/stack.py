@@ -34,6 +34,8 @@ PY311 = REPO / ".venv" / "bin" / "python"
 # What `rasa train` reads. credentials.yml, endpoints.yml and the lock and tracker stores are
 # `rasa run`'s.
 TRAINING_INPUTS = ("config.yml", "domain", "data", "addons")
+# ... and, outside bot/, the text rules its tokenizer and question guard read (chat spellings).
+SHARED_INPUTS = (REPO / "vietnamese",)
 RUN_ONLY = {"lock_store.py", "tracker_store.py"}
 # Components that read the search's e5 vectors (addons/e5_reader.py): their output also depends
 # on the e5 model folder, the index's diacritic restorer and the chat lexicon.
@@ -42,13 +44,15 @@ E5_COMPONENTS = ("addons.linear_intents.", "addons.sentence_vectors.")
 
 def rasa_env(**extra: str) -> dict:
     """Environment for Rasa and the action server: no telemetry (no network), quiet TensorFlow,
-    ``bot/`` importable for custom components (``addons.*``)."""
+    ``bot/`` importable for custom components (``addons.*``) and the repository for the text rules
+    they share with the search (``vietnamese``)."""
     env = {
         **os.environ,
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(BOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(BOT), str(REPO), os.environ.get("PYTHONPATH")])),
         **extra,
     }
     env.pop("VIRTUAL_ENV", None)
@@ -65,6 +69,10 @@ def bot_fingerprint(bot: Path = BOT) -> str:
             if "__pycache__" in path.parts or path.suffix == ".pyc" or path.name in RUN_ONLY:
                 continue
             digest.update(str(path.relative_to(bot)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for root in SHARED_INPUTS:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     config = bot / "config.yml"
     if config.is_file() and any(c in config.read_text() for c in E5_COMPONENTS):
         digest.update(b"e5:" + e5_stamp(bot).encode())

@@ -61,7 +61,7 @@ class Reader:
         if restore:
             from knowledge.chat import default_lexicon, read_plainly
             from knowledge.diacritics import DiacriticRestorer
-            from knowledge.normalize import normalize
+            from vietnamese import normalize
 
             restorer = DiacriticRestorer.load(_required(index / RESTORER, "make index"))
             lexicon = default_lexicon()
@@ -81,9 +81,10 @@ def stamp(model: Path | None = None, index: Path | None = None, restore: bool = 
     .npz's own bytes change with every build) and the chat lexicon's files."""
     _knowledge_importable()
     from knowledge import chat, onnx_query
+    from vietnamese import SPELLINGS_FILE
 
     model, index = model or model_dir(), index or index_dir()
-    lexicon = sorted(chat.DATA.glob("*.tsv")) if restore else []
+    lexicon = [*sorted(chat.DATA.glob("*.tsv")), SPELLINGS_FILE] if restore else []
     digest = hashlib.sha256()
     for path in [model / onnx_query.STAMP, model / "tokenizer.json", *lexicon]:
         digest.update(path.read_bytes() if path.is_file() else b"missing:" + bytes(path))

@@ -8,7 +8,7 @@ import re
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from addons.vi_text import canonical
+from vietnamese import canonical
 
 _WORD = re.compile(r"\w+")
 _TOKEN = r"(?u)\b\w+\b"

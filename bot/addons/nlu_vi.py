@@ -38,7 +38,7 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 
 from addons import action_results
-from addons.vi_text import canonical
+from vietnamese import canonical
 
 action_results.install()  # rasa run imports this module with every model of this bot
 

@@ -7,7 +7,7 @@ read as a complaint is the worse error: the citizen is walked through the compla
 still gets passages and, when search is unsure, the offer to forward it to the department.
 
 So when the classifier's top intent is one of ``guarded_intents`` (``complain``) and the text
-carries a question cue (``addons.vi_text.QUESTION_CUES``: "?", a final "không/chưa/à…",
+carries a question cue (``vietnamese.QUESTION_CUES``: "?", a final "không/chưa/à…",
 "gì/bao nhiêu/ở đâu/thế nào…", "cho em hỏi"), this component swaps that intent and
 ``question_intent`` (``ask_policy``) in the ranking, confidences included: the gap that
 ``FallbackClassifier`` checks stays what it was. The parse result then holds
@@ -39,7 +39,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from addons.vi_text import looks_like_question
+from vietnamese import looks_like_question
 
 GUARD_KEY = "question_guard"
 

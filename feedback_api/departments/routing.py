@@ -39,7 +39,7 @@ from feedback_api.departments.routing_keywords import (
     is_formal_complaint,
 )
 from knowledge import dense
-from knowledge.normalize import normalize
+from vietnamese import normalize
 
 __all__ = [
     "Alternative",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from knowledge.normalize import accent_ratio, fold, has_diacritics, normalize, words
+from vietnamese import fold, has_diacritics, is_unaccented, normalize, words
 
 _NEGATIONS = {"không", "ko", "k", "kg", "khong", "chưa", "chua", "chẳng", "chang", "hok", "hông"}
 # "không phải khiếu nại", "chưa muốn tố cáo": a negation up to two words before.
@@ -36,8 +36,6 @@ _TO_CAO_AFTER = {
     "nhung", "tham", "hieu", "ban", "co",
 }  # fmt: skip
 _WORD = re.compile(r"\w+")
-# Below this share of accented syllables a text counts as typed without diacritics.
-UNACCENTED_BELOW = 0.5
 
 
 def folded_words(text: str) -> str:
@@ -75,7 +73,7 @@ class KeywordMatcher:
         """Keyword phrases found per department in any of ``texts`` (e.g. raw and restored)."""
         accented, folded = [], []
         for text in texts:
-            if accent_ratio(text) >= UNACCENTED_BELOW:
+            if not is_unaccented(text):
                 accented.append(plain_words(text))
             elif text:
                 folded.append(folded_words(text))

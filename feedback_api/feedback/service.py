@@ -20,7 +20,7 @@ from feedback_api.feedback import codes, lifecycle
 from feedback_api.feedback.calendar import WorkCalendar
 from feedback_api.feedback.orm import FeedbackEvent, FeedbackItem
 from feedback_api.feedback.schemas import FeedbackCreate
-from knowledge.normalize import fold
+from vietnamese import fold
 
 KEY_REUSED = "Khóa idempotency_key này đã dùng cho một nội dung khác."
 PLACE_PREFIXES = ("xã", "phường", "thị trấn", "thôn", "bản", "tổ", "huyện", "thị xã", "thành phố")

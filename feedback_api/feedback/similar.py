@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedback_api.feedback import lifecycle
 from feedback_api.feedback.orm import FeedbackItem
-from knowledge.normalize import fold
+from vietnamese import fold
 
 CANDIDATES = 300
 _WORD = re.compile(r"[a-z0-9]+")

@@ -6,7 +6,7 @@ import re
 
 from knowledge.documents.extract import _PARAGRAPH_START, _clean_lines
 from knowledge.documents.model import Article
-from knowledge.normalize import fold
+from vietnamese import fold
 
 # Word counts for chunking documents that have no "Điều" headings.
 CHUNK_MIN_WORDS = 150

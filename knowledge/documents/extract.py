@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.documents.model import HTML_SUFFIXES, TEXT_SUFFIXES, DocumentError
-from knowledge.normalize import normalize
+from vietnamese import normalize
 
 
 def extract_text(path: Path) -> str:

@@ -23,7 +23,7 @@ from knowledge.documents.model import (
     DocumentError,
     _content_hash,
 )
-from knowledge.normalize import normalize
+from vietnamese import normalize
 
 DOCUMENT_TITLE_WORDS = 30
 

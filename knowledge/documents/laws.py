@@ -16,7 +16,7 @@ from knowledge.documents.model import (
     _content_hash,
     read_json,
 )
-from knowledge.normalize import normalize
+from vietnamese import normalize
 
 
 def load_laws_json(

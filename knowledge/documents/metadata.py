@@ -21,7 +21,7 @@ from knowledge.documents.model import (
     Status,
     read_json,
 )
-from knowledge.normalize import fold, normalize
+from vietnamese import fold, normalize
 
 _STATUSES: dict[str, Status] = {
     "in_force": "in_force",

@@ -15,19 +15,13 @@ import time
 
 import pytest
 
+from scripts.stack import rasa_env
 from tests.conftest import REPO
 
 RASA_PYTHON = REPO / ".venv-rasa" / "bin" / "python"
 WORKER = REPO / "tests" / "chat" / "lock_worker.py"
 
 pytestmark = pytest.mark.skipif(not RASA_PYTHON.exists(), reason="needs .venv-rasa (make install)")
-
-
-def rasa_env(**extra: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "bot"), "RASA_TELEMETRY_ENABLED": "false",
-           **extra}
-    env.pop("VIRTUAL_ENV", None)
-    return env
 
 
 def run_script(code: str, *, cwd=REPO, **env: str) -> dict:

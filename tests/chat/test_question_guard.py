@@ -1,18 +1,14 @@
-"""Questions are not read as complaints: the question cues (bot/addons/vi_text.py) and the
+"""Questions are not read as complaints: the question cues (vietnamese/questions.py) and the
 pipeline component that uses them (bot/addons/question_guard.py, run in the Rasa runtime)."""
 
 from __future__ import annotations
-
-import sys
 
 import pytest
 
 from scripts.nlu_data import load, plain
 from scripts.stack import BOT
 from tests.chat.test_lock_store import RASA_PYTHON, run_script
-
-sys.path.insert(0, str(BOT))
-from addons.vi_text import looks_like_question  # noqa: E402
+from vietnamese import looks_like_question
 
 QUESTIONS = [
     "thủ tục ly hôn thế nào?",

@@ -2,8 +2,9 @@
 one Redis lock store (addons.lock_store.AtomicRedisLockStore), messages for one conversation
 fired at both at once. Every message must end up in the tracker, each exactly once.
 
-Rasa is started from bot/ with an empty PYTHONPATH, as the Docker image runs it: the lock store
-is imported from the working directory. The model comes from ``stores_model`` (conftest.py):
+Rasa is started from bot/ with only the repository on PYTHONPATH (for the shared text rules in
+``vietnamese/``), as the Docker image runs it: the lock store is imported from the working
+directory. The model comes from ``stores_model`` (conftest.py):
 $CAUNOI_RASA_MODEL or the suite's ``rasa_model``. The action server is a stand-in that answers
 every action with no events: what is tested here is storage, not dialogue.
 $CAUNOI_TEST_RASA_ENDPOINTS swaps the endpoints file, e.g. for one with Rasa's stock
@@ -103,7 +104,9 @@ def rasas(stores_model, tracker_database, redis_server, tmp_path_factory):
     logs = tmp_path_factory.mktemp("rasa-stores")
     host, port = redis_server
     env = {
-        "PYTHONPATH": "",  # nothing but the working directory (bot/) finds addons.lock_store
+        # the image's PYTHONPATH (the repository: vietnamese/); only the working directory (bot/)
+        # finds addons.lock_store
+        "PYTHONPATH": str(REPO),
         "RASA_ACTIONS_URL": f"http://127.0.0.1:{actions.port}/webhook",
         "RASA_DB_HOST": tracker_database["host"], "RASA_DB_PORT": tracker_database["port"],
         "RASA_DB_USER": tracker_database["user"],

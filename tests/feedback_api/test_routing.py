@@ -12,9 +12,9 @@ from feedback_api.departments.routing import (
     is_formal_complaint,
 )
 from knowledge.dense import Encoder
-from knowledge.normalize import fold
+from vietnamese import fold
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"  # the evaluation sets
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.diacritics import DiacriticRestorer, read_phrases, split_segments
-from knowledge.normalize import fold, normalize, words
+from vietnamese import fold, normalize, words
 
 REPO = Path(__file__).resolve().parents[2]
 # shared/ lies beside the clone (locally and in CI); the repo ships the same file.

@@ -9,9 +9,9 @@ import pytest
 
 from knowledge import samples
 from knowledge.index import CORPUS
-from knowledge.normalize import fold, words
 from knowledge.search import SIGNALS, Tuning, Weights, _Samples
 from tests.conftest import REPO, SHARED
+from vietnamese import fold, words
 
 
 def _write(path, rows):

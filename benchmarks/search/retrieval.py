@@ -2,7 +2,7 @@
 the sample questions alone (their vectors and BM25), the hybrid without the sample questions
 (the search before they came), and the hybrid as shipped.
 
-.venv/bin/python benchmarks/retrieval.py
+.venv/bin/python -m benchmarks.search.retrieval
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 
-from common import mrr_interval, per_question, question_sets, save, table
-
+from benchmarks.common import mrr_interval, per_question, question_sets, save, table
 from knowledge.evaluate import percentile
 from knowledge.search import Searcher, Tuning, Weights
 

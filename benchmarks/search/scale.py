@@ -6,7 +6,7 @@ plus Gaussian noise, renormalised. Encoding 200k passages with e5 on 2 cores
 would take about three hours (~19 passages/s), so the run reuses vectors and
 reports that cost by extrapolation instead of pretending to measure it.
 
-    .venv/bin/python benchmarks/scale.py [--n 200000]
+    .venv/bin/python -m benchmarks.search.scale [--n 200000]
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-from common import question_sets, save, table
 
+from benchmarks.common import question_sets, save, table
 from knowledge import dense
 from knowledge.corpus import Passage
 from knowledge.evaluate import percentile

@@ -1,17 +1,17 @@
 """Rasa NLU: intent macro-F1 on a grouped 80/20 split and on a hand-written held-out file.
 
-    .venv/bin/python benchmarks/nlu.py            # two trainings: split model, full-data model
-    .venv/bin/python benchmarks/nlu.py --quick    # one training: the split model reads held-out
-    .venv/bin/python benchmarks/nlu.py --quick --draws 3 --e5 3 [--e5-tokens]   # a pipeline tried
+    .venv/bin/python -m benchmarks.nlu.intents          # two trainings: split and full-data model
+    .venv/bin/python -m benchmarks.nlu.intents --quick  # one training: split model on held-out
+    .venv/bin/python -m benchmarks.nlu.intents --quick --draws 3 --e5 3 [--e5-tokens]  # tried
 
 Split: every example of ``bot/data/nlu`` is reduced to a *template* (entity markup removed,
-diacritics folded, chat spellings spelled out, as ``addons.vi_text.canonical`` does), so
+diacritics folded, chat spellings spelled out, as ``vietnamese.canonical`` does), so
 "không cần" / "khong can" / "ko cần" are one template. Templates, not examples, are split 80/20
 per intent with a fixed seed: an example and its unaccented copy never land on different sides
 (otherwise the score is inflated). The split model is trained with ``rasa train nlu`` on the 80%,
 and ``rasa test nlu`` reads the 20%.
 
-Held-out: ``bot/tests/nlu_heldout.yml``, messages written for this test and never copied into
+Held-out: ``benchmarks/data/nlu-heldout.yml``, messages written for this test and never copied into
 training data; read by a model trained on all of ``bot/data/nlu`` (what ``rasa train`` ships).
 That is the honest figure.
 
@@ -41,18 +41,16 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
-from common import REPO, publish
 
+from benchmarks.common import REPO, publish
 from scripts.nlu_data import ENTITY, load, plain
-
-sys.path.insert(0, str(REPO / "bot"))
-from addons.vi_text import canonical, fold  # noqa: E402
+from vietnamese import canonical, fold
 
 BOT = REPO / "bot"
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
 NLU_DIR = BOT / "data" / "nlu"
 CONFIG = BOT / "config.yml"  # the shipped pipeline; --e5 measures it with sentence vectors
-HELDOUT = BOT / "tests" / "nlu_heldout.yml"
+HELDOUT = REPO / "benchmarks" / "data" / "nlu-heldout.yml"
 # questions that must stay questions: citizens' colloquial ones, and the legal dev questions
 QUESTION_SETS = {
     "colloquial → ask_policy": REPO / "benchmarks" / "data" / "colloquial-dev.json",

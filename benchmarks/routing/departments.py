@@ -6,8 +6,8 @@ was written after the router was done and is never tuned on. "(không dấu)" ro
 same messages with every diacritic stripped. The cross-validation row routes each item of
 examples + dev with a bank built from the other four fifths (shipped weights).
 
-    .venv/bin/python benchmarks/routing.py           # measure, print, save results/routing.json
-    .venv/bin/python benchmarks/routing.py --tune    # refit weights and threshold first
+    .venv/bin/python -m benchmarks.routing.departments         # measure, print, save the results
+    .venv/bin/python -m benchmarks.routing.departments --tune  # refit weights and threshold first
 """
 
 from __future__ import annotations
@@ -20,21 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from common import REPO, fold, publish, save, table
 from scipy.optimize import minimize
 
+from benchmarks.common import DATA, REPO, fold, publish, save, table
 from feedback_api.departments import routing as R
 from feedback_api.departments.routing_keywords import folded_words
 from knowledge import dense
 from knowledge.chat import default_lexicon
 from knowledge.diacritics import DiacriticRestorer, read_phrases
 from knowledge.index import CORPUS
-from knowledge.normalize import accent_ratio, normalize
-from knowledge.search import Tuning
+from vietnamese import is_unaccented, normalize
 
 SETS = {
-    "dev": REPO / "tests" / "feedback_api" / "data" / "routing-dev.json",
-    "test": REPO / "tests" / "feedback_api" / "data" / "routing-test.json",
+    "dev": DATA / "routing-dev.json",
+    "test": DATA / "routing-test.json",
 }
 THRESHOLD_PATH = R.DATA / "threshold.json"
 TARGET_PRECISION = 0.95
@@ -180,11 +179,10 @@ def corpus_restore() -> Callable[[str], str]:
     texts = [article["text"] for law in laws for article in law["articles"]]
     restorer = DiacriticRestorer.fit(texts, extra_texts=read_phrases())
     lexicon = default_lexicon()
-    below = Tuning().unaccented_below
 
     def restore(text: str) -> str:
         plain = lexicon.expand_abbreviations(normalize(text))
-        return restorer.restore(plain) if accent_ratio(plain) < below else plain
+        return restorer.restore(plain) if is_unaccented(plain) else plain
 
     return restore
 
@@ -243,13 +241,13 @@ def write_tuning(weights: R.Weights, threshold: float, *, n_dev: int) -> None:
         "how": (
             "Weights: conditional logit (softmax over departments plus a constant 'none' "
             "logit) fitted by maximum likelihood on the dev set "
-            f"(tests/feedback_api/data/routing-dev.json, {n_dev} items, each as written and "
+            f"(benchmarks/data/routing-dev.json, {n_dev} items, each as written and "
             "accent-folded; the kNN bank is examples.json) plus the not_feedback texts of "
             "examples.json as 'none'. Threshold: on the dev set as written, the confidence "
             "cut that auto-routes the most items while precision among auto-routed items "
             f"stays >= {TARGET_PRECISION} (cuts keeping fewer than 20 items ignored). "
             "routing-test.json is never used here. "
-            "Regenerate: .venv/bin/python benchmarks/routing.py --tune"
+            "Regenerate: .venv/bin/python -m benchmarks.routing.departments --tune"
         ),
     }
     THRESHOLD_PATH.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")

@@ -6,7 +6,7 @@ Rasa's REST channel: most ask a policy question (dev and colloquial questions, w
 diacritics) and vote; the rest file a complaint through the whole form. Prints a table of turn
 latencies, throughput, and the peak memory and CPU time of each process (children included).
 
-    .venv/bin/python benchmarks/assistant.py [--clients 20] [--seconds 60] [--complaints 0.3]
+    .venv/bin/python -m benchmarks.load.assistant [--clients 20] [--seconds 60] [--complaints 0.3]
                                              [--think 2]
 
 A conversation is a person typing: between their turns each client waits ``--think`` seconds on
@@ -28,12 +28,10 @@ import time
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import psutil
 
-import psutil  # noqa: E402
-
-from benchmarks.common import DATA, REPO, SHARED, publish  # noqa: E402
-from scripts.stack import (  # noqa: E402
+from benchmarks.common import DATA, REPO, SHARED, publish
+from scripts.stack import (
     ensure_rasa_model,
     ensure_service_token,
     start_actions,
@@ -42,10 +40,10 @@ from scripts.stack import (  # noqa: E402
     wait_healthy,
     write_endpoints,
 )
-from tests.e2e.conftest import answer_payload, buttons, file_feedback, http  # noqa: E402
-from tests.e2e.test_ask import strip_diacritics  # noqa: E402
-from tests.feedback_api.conftest import free_port  # noqa: E402
-from tests.feedback_api.server import SmtpSink, service_env  # noqa: E402
+from tests.e2e.conftest import answer_payload, buttons, file_feedback, http
+from tests.e2e.test_ask import strip_diacritics
+from tests.feedback_api.conftest import free_port
+from tests.feedback_api.server import SmtpSink, service_env
 
 COMPLAINTS = [
     "Tôi muốn phản ánh: đường vào thôn bị sạt lở hai tháng nay, xe máy không đi được",

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.diacritics import DiacriticRestorer, read_phrases, split_segments
-from knowledge.normalize import fold, words
+from vietnamese import fold, words
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # shared/ lies beside the clone; the repo ships the same laws.json.
 DATA = REPO.parent / "shared" / "data" / "legal"
 LAWS = DATA / "laws.json" if (DATA / "laws.json").exists() else REPO / "knowledge/corpus/laws.json"

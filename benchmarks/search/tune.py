@@ -10,7 +10,7 @@ sample questions; with the gate they still decide the questions worded like the 
 grid varies the citizen weights (``Tuning.citizen``) and where the gate opens (88 settings,
 ~15 min).
 
-    .venv/bin/python benchmarks/tune.py
+    .venv/bin/python -m benchmarks.search.tune
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 
-from common import question_sets, save, table
-
+from benchmarks.common import question_sets, save, table
 from knowledge.evaluate import Question, score_ranking
 from knowledge.search import Searcher, Tuning, Weights
 

@@ -4,16 +4,15 @@ Precision: among questions flagged confident, the share whose first hit is a gol
 article. Coverage: the share of questions flagged confident. For out-of-scope
 questions (no gold article) every confident flag is a false alarm.
 
-    .venv/bin/python benchmarks/confidence.py
+    .venv/bin/python -m benchmarks.search.confidence
 """
 
 from __future__ import annotations
 
-from common import DATA, publish, question_sets
-
+from benchmarks.common import DATA, publish, question_sets
 from knowledge.evaluate import Question, load_questions
-from knowledge.normalize import fold
 from knowledge.search import Searcher
+from vietnamese import fold
 
 
 def measure(searcher: Searcher, name: str, questions: list[Question]) -> dict:

@@ -3,7 +3,7 @@
 Prints build time, index size on disk, and the memory of a process holding a
 loaded Searcher (model + index).
 
-    .venv/bin/python benchmarks/build.py
+    .venv/bin/python -m benchmarks.search.build
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, publish
-
+from benchmarks.common import REPO, publish
 from knowledge.index import DEFAULT_MODEL, Sources, build_index
 from knowledge.model_setup import ensure_model
 

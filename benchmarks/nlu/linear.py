@@ -1,14 +1,14 @@
 """Is the NLU split score held back by DIET or by the data? Linear models on the same features.
 
-Trains scikit-learn classifiers in place of DIET on the very splits ``benchmarks/nlu.py`` draws
-(80/20 by template, seeds 42, 43, …; the test side with a folded copy of every accented
-message) and scores them the same way (macro-F1 over true and predicted labels, chitchat
-sub-intents as ``chitchat``, the question guard applied). Features mirror the Rasa pipeline
-(``bot/config.yml``): folded, de-slanged words and word pairs, folded character n-grams and the
-words as typed, tf-idf weighted. Seconds per draw instead of minutes, so it is also a quick
-proxy for data changes.
+Trains scikit-learn classifiers in place of DIET on the very splits that
+``benchmarks/nlu/intents.py`` draws (80/20 by template, seeds 42, 43, …; the test side with a
+folded copy of every accented message) and scores them the same way (macro-F1 over true and
+predicted labels, chitchat sub-intents as ``chitchat``, the question guard applied).
+Features mirror the Rasa pipeline (``bot/config.yml``): folded, de-slanged words and word
+pairs, folded character n-grams and the words as typed, tf-idf weighted. Seconds per draw
+instead of minutes, so it is also a quick proxy for data changes.
 
-    .venv/bin/python benchmarks/nlu_linear.py [--draws 3] [--e5 WEIGHT [--restore]]
+    .venv/bin/python -m benchmarks.nlu.linear [--draws 3] [--e5 WEIGHT [--restore]]
 
 ``--e5`` adds multilingual-e5-small sentence vectors (the search model, "query: " prefix,
 times WEIGHT) to the tf-idf features: do pretrained embeddings carry the messages whose words
@@ -24,8 +24,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import REPO, publish
-from nlu import (
+from scipy.sparse import csr_matrix, hstack
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+
+from benchmarks.common import REPO, publish
+from benchmarks.nlu.intents import (
     NLU_DIR,
     QUESTION_SETS,
     SEED,
@@ -35,16 +40,11 @@ from nlu import (
     split,
     with_folded_copies,
 )
-from scipy.sparse import csr_matrix, hstack
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression
-from sklearn.svm import LinearSVC
-
 from scripts.nlu_data import load, plain
+from vietnamese import looks_like_question
 
-sys.path.insert(0, str(REPO / "bot"))
+sys.path.insert(0, str(REPO / "bot"))  # Rasa's addons/ (intent_features needs no Rasa)
 from addons.intent_features import featurizers  # noqa: E402
-from addons.vi_text import looks_like_question  # noqa: E402
 
 
 def label(intent: str) -> str:
@@ -104,7 +104,7 @@ def draw(examples: dict[str, list[str]], seed: int, make,
     train, test = split(examples, seed)
     x_test, y_test = flatten(with_folded_copies(test))
     predicted = fit(train, make, vectors)(x_test)
-    # benchmarks/nlu.py's metric, on rows shaped like `rasa test nlu`'s
+    # benchmarks/nlu/intents.py's metric, on rows shaped like `rasa test nlu`'s
     return scores([{"intent": y, "intent_prediction": {"name": p}}
                    for y, p in zip(y_test, predicted)])
 

@@ -2,7 +2,7 @@
 
 Accented field only, BM25 alone, best passage per article; MRR@10 on each set.
 
-    .venv/bin/python benchmarks/tokenization.py
+    .venv/bin/python -m benchmarks.search.tokenization
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import json
 import time
 
 import numpy as np
-from common import publish, question_sets
 
+from benchmarks.common import publish, question_sets
 from knowledge.evaluate import score_ranking
 from knowledge.index import DEFAULT_INDEX
-from knowledge.normalize import normalize, words
 from knowledge.search import _passage
 from knowledge.sparse import BM25Field
+from vietnamese import normalize, words
 
 
 def pyvi_words(text: str) -> list[str]:

@@ -1,13 +1,12 @@
 """BM25's k1 and b inside the full hybrid search: MRR@10 on every question set.
 
-.venv/bin/python benchmarks/bm25_params.py
+.venv/bin/python -m benchmarks.search.bm25_params
 """
 
 from __future__ import annotations
 
-from common import publish, question_sets
-from tune import cached, mrr
-
+from benchmarks.common import publish, question_sets
+from benchmarks.search.tune import cached, mrr
 from knowledge import sparse
 from knowledge.search import Searcher
 

@@ -4,7 +4,7 @@ Reports submissions/s, latency p50/p95, lost or duplicated items (counted in the
 afterwards), idempotent resends, and the time from intake to the liaison's email arriving at a
 real SMTP server (routing runs after the 201, in the worker).
 
-    .venv/bin/python benchmarks/intake.py [--backend postgresql|sqlite|both] [--seconds 60]
+    .venv/bin/python -m benchmarks.load.intake [--backend postgresql|sqlite|both] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -15,19 +15,14 @@ import json
 import random
 import secrets
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from benchmarks.common import publish  # noqa: E402
-from tests.feedback_api.server import Api, SmtpSink, cli, service_env  # noqa: E402
+from benchmarks.common import DATA, REPO, publish
+from tests.feedback_api.server import Api, SmtpSink, cli, service_env
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-MESSAGES = REPO / "tests" / "feedback_api" / "data" / "routing-dev.json"
+MESSAGES = DATA / "routing-dev.json"
 
 
 def _pg_database() -> tuple[str, callable]:

@@ -2,6 +2,8 @@
 
 Everything that enters the index or a query goes through :func:`normalize`, so the
 same word always becomes the same token whatever keyboard or encoding produced it.
+The search, the department router, the NLU and the action server all fold and test
+accents with these functions, so "typed without diacritics" means one thing everywhere.
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def fold_keep_length(text: str) -> str:
+    """:func:`fold` with one character per character, so positions in it are positions in
+    ``text`` (for cutting the original at a match found in the folded copy)."""
+    out = []
+    for ch in text.lower():
+        base = unicodedata.normalize("NFD", ch)[:1] or ch
+        out.append("d" if base == "đ" else base)
+    return "".join(out)
+
+
 def has_diacritics(token: str) -> bool:
     """True when the token carries any Vietnamese mark (or the letter đ)."""
     return fold(token) != token.lower()
@@ -65,3 +77,14 @@ def accent_ratio(text: str) -> float:
     if not toks:
         return 0.0
     return sum(has_diacritics(t) for t in toks) / len(toks)
+
+
+# Below this share of accented syllables a message counts as typed without diacritics: the
+# search then restores its accents and the router matches its keywords accent-folded. Mixed
+# messages ("cho e hỏi thu tuc dang ky") are read as unaccented.
+UNACCENTED_BELOW = 0.3
+
+
+def is_unaccented(text: str) -> bool:
+    """True when ``text`` counts as typed without diacritics (see ``UNACCENTED_BELOW``)."""
+    return accent_ratio(text) < UNACCENTED_BELOW

@@ -1,6 +1,6 @@
 import unicodedata
 
-from knowledge.normalize import accent_ratio, fold, has_diacritics, normalize, words
+from vietnamese import accent_ratio, fold, has_diacritics, normalize, words
 
 
 def test_nfd_input_becomes_nfc():
