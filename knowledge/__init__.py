@@ -29,8 +29,11 @@ _EXPORTS = {
     "BuildReport": "knowledge.index",
     "DEFAULT_INDEX": "knowledge.index",
     "DEFAULT_MODEL": "knowledge.index",
+    "law_departments": "knowledge.index",
     # the embedding model
     "Encoder": "knowledge.dense",
+    "QUERY_PREFIX": "knowledge.dense",
+    "set_threads": "knowledge.dense",
     "ensure_model": "knowledge.model_setup",
     # reading a citizen's message as the search reads it
     "ChatLexicon": "knowledge.chat",
@@ -55,6 +58,7 @@ __all__ = [
     "Encoder",
     "Hit",
     "Passage",
+    "QUERY_PREFIX",
     "Query",
     "Question",
     "SearchResult",
@@ -66,20 +70,29 @@ __all__ = [
     "default_lexicon",
     "ensure_model",
     "evaluate",
+    "law_departments",
     "load_questions",
     "percentile",
     "read_phrases",
     "read_plainly",
     "score_ranking",
+    "set_threads",
 ]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load lazily
     from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
     from knowledge.corpus import Passage
-    from knowledge.dense import Encoder
+    from knowledge.dense import QUERY_PREFIX, Encoder, set_threads
     from knowledge.diacritics import DiacriticRestorer, read_phrases
     from knowledge.evaluate import Question, evaluate, load_questions, percentile, score_ranking
-    from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, BuildReport, Sources, build_index
+    from knowledge.index import (
+        DEFAULT_INDEX,
+        DEFAULT_MODEL,
+        BuildReport,
+        Sources,
+        build_index,
+        law_departments,
+    )
     from knowledge.model_setup import ensure_model
     from knowledge.search import Hit, Query, Searcher, SearchResult, Tuning, Weights
 

@@ -39,6 +39,13 @@ CORPUS = PACKAGE / "corpus"
 INDEX_VERSION = 3  # 2: article-heading vectors (titles.faiss); 3: sample questions
 
 
+def law_departments() -> dict[str, str]:
+    """Law id -> the code of the department that owns it, from the shipped table
+    (``corpus/law_departments.json``; keys starting with "_" are notes)."""
+    table = json.loads((CORPUS / "law_departments.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
 @dataclass(frozen=True)
 class Sources:
     """Where the documents come from: laws.json-shaped files and document folders."""
