@@ -8,7 +8,7 @@ import random
 import sys
 from pathlib import Path
 
-from knowledge.evaluate import Question, load_questions, score_ranking
+from knowledge import Question, load_questions, score_ranking
 from vietnamese import fold
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,16 +68,16 @@ def save(name: str, data: object) -> Path:
     return path
 
 
-def per_question(searcher, questions: list[Question], *, mode: str, k: int = 10):
-    """Reciprocal ranks, recalls and latencies of every question."""
+def per_question(rank, questions: list[Question], *, k: int = 10):
+    """Reciprocal ranks, recalls and latencies of every question; ``rank(text, k)`` gives the
+    (law_id, article_id) of its hits, best first (``benchmarks/search/modes.py``)."""
     import time
 
     rows = []
     for q in questions:
         start = time.perf_counter()
-        hits = searcher.search(q.text, k, mode=mode).hits
+        ranked = rank(q.text, k)
         ms = (time.perf_counter() - start) * 1000
-        ranked = [(h.passage.doc_id, h.passage.article_id) for h in hits]
         recall, rr = score_ranking(ranked, set(q.gold), (1, 5, 10))
         rows.append({"rr": rr, "recall": recall, "ms": ms})
     return rows

@@ -4,8 +4,12 @@
     result = Searcher(DEFAULT_INDEX).search("cho e hoi nhap khau ve nha ck lam the nao", k=5)
 
 Everything else in this package is how the search works inside; outside code imports only the
-names below. They load on first use, so ``import knowledge`` costs nothing (Rasa's components
-import it in the other Python runtime).
+names below, and the embedding model's plumbing from the public subpackage ``knowledge.e5``. The
+names load on first use, so ``import knowledge`` costs nothing (Rasa's components import it in
+the other Python runtime).
+
+The default corpus's laws are not in the repository: ``laws_file()`` finds them (the file
+``CAUNOI_LAWS_FILE`` names, else ``../shared/data/legal/laws.json`` beside the clone).
 """
 
 from __future__ import annotations
@@ -22,19 +26,20 @@ _EXPORTS = {
     "Query": "knowledge.search",
     "Tuning": "knowledge.search",
     "Weights": "knowledge.search",
-    "Passage": "knowledge.corpus",
+    "Passage": "knowledge.passages",
     # building the index
     "build_index": "knowledge.index",
-    "Sources": "knowledge.index",
+    "Sources": "knowledge.sources",
     "BuildReport": "knowledge.index",
     "DEFAULT_INDEX": "knowledge.index",
     "DEFAULT_MODEL": "knowledge.index",
-    "law_departments": "knowledge.index",
-    # the embedding model
-    "Encoder": "knowledge.dense",
-    "QUERY_PREFIX": "knowledge.dense",
-    "set_threads": "knowledge.dense",
-    "ensure_model": "knowledge.model_setup",
+    "law_departments": "knowledge.sources",
+    "laws_file": "knowledge.sources",
+    # the embedding model (its plumbing: the public subpackage knowledge.e5)
+    "Encoder": "knowledge.e5.encoder",
+    "QUERY_PREFIX": "knowledge.e5.encoder",
+    "set_threads": "knowledge.threads",
+    "ensure_model": "knowledge.e5.convert",
     # reading a citizen's message as the search reads it
     "ChatLexicon": "knowledge.chat",
     "default_lexicon": "knowledge.chat",
@@ -71,6 +76,7 @@ __all__ = [
     "ensure_model",
     "evaluate",
     "law_departments",
+    "laws_file",
     "load_questions",
     "percentile",
     "read_phrases",
@@ -81,20 +87,15 @@ __all__ = [
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load lazily
     from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
-    from knowledge.corpus import Passage
-    from knowledge.dense import QUERY_PREFIX, Encoder, set_threads
     from knowledge.diacritics import DiacriticRestorer, read_phrases
+    from knowledge.e5.convert import ensure_model
+    from knowledge.e5.encoder import QUERY_PREFIX, Encoder
     from knowledge.evaluate import Question, evaluate, load_questions, percentile, score_ranking
-    from knowledge.index import (
-        DEFAULT_INDEX,
-        DEFAULT_MODEL,
-        BuildReport,
-        Sources,
-        build_index,
-        law_departments,
-    )
-    from knowledge.model_setup import ensure_model
+    from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, BuildReport, build_index
+    from knowledge.passages import Passage
     from knowledge.search import Hit, Query, Searcher, SearchResult, Tuning, Weights
+    from knowledge.sources import Sources, law_departments, laws_file
+    from knowledge.threads import set_threads
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,9 @@
-"""Command line: ``python -m knowledge build | search | eval | calibrate | model``."""
+"""Command line: ``python -m knowledge build | search | eval | calibrate | model``.
+
+``build`` indexes the default corpus (its laws from ``CAUNOI_LAWS_FILE`` or
+``../shared/data/legal/laws.json``, see :mod:`knowledge.sources`) plus any ``--laws``,
+``--docs`` and ``--samples`` given; ``--no-default-corpus`` indexes only those.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from knowledge.index import CORPUS, DEFAULT_INDEX, DEFAULT_MODEL, Sources
+from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL
+from knowledge.sources import CORPUS, Sources
 
 
 def _sources(args: argparse.Namespace) -> Sources:
@@ -21,12 +27,13 @@ def _sources(args: argparse.Namespace) -> Sources:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from knowledge.e5.convert import ensure_model
     from knowledge.index import build_index
-    from knowledge.model_setup import ensure_model
 
+    sources = _sources(args)  # a missing laws file stops here, before any slow step
     ensure_model(args.model)
     report = build_index(
-        args.index, _sources(args), model_dir=args.model, budget=args.budget, force=args.force
+        args.index, sources, model_dir=args.model, budget=args.budget, force=args.force
     )
     for err in report.errors:
         print(f"Bỏ qua: {err}", file=sys.stderr)
@@ -52,7 +59,7 @@ def _searcher(args: argparse.Namespace):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    result = _searcher(args).search(args.text, args.k, mode=args.mode)
+    result = _searcher(args).search(args.text, args.k)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
         return 0
@@ -77,7 +84,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     def rank(text: str, k: int) -> list[tuple[str, str]]:
         text = fold(text) if args.strip_accents else text
-        hits = searcher.search(text, k, mode=args.mode).hits
+        hits = searcher.search(text, k).hits
         return [(h.passage.doc_id, h.passage.article_id) for h in hits]
 
     report = evaluate(questions, rank, k=args.k, progress=not args.json)
@@ -85,7 +92,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return 0
-    print(f"{args.questions} ({report.n} câu, chế độ {args.mode})")
+    print(f"{args.questions} ({report.n} câu)")
     for key, value in data.items():
         print(f"  {key:<10} {value}")
     return 0
@@ -101,11 +108,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
-    from knowledge import onnx_query
-    from knowledge.model_setup import ensure_model
+    from knowledge.e5 import onnx_export
+    from knowledge.e5.convert import ensure_model
 
     dest = ensure_model(args.model, progress=True)
-    if not onnx_query.ensure(dest):
+    if not onnx_export.ensure(dest):
         print("Không tạo được bộ mã hóa ONNX; tìm kiếm dùng torch (chậm hơn).", file=sys.stderr)
     print(dest)
     return 0
@@ -132,13 +139,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("text")
     s.add_argument("--k", type=int, default=5)
     s.add_argument("--json", action="store_true")
-    s.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
     s.set_defaults(func=cmd_search)
     e = sub.add_parser("eval", help="đo chất lượng trên tệp câu hỏi")
     e.add_argument("questions", type=Path)
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--json", action="store_true")
-    e.add_argument("--mode", choices=["hybrid", "bm25", "dense"], default="hybrid")
     e.add_argument("--strip-accents", action="store_true", help="bỏ dấu câu hỏi trước khi tìm")
     e.set_defaults(func=cmd_eval)
     c = sub.add_parser("calibrate", help="hiệu chỉnh cờ 'confident'")

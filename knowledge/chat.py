@@ -109,7 +109,7 @@ def read_plainly(text: str, lexicon: ChatLexicon,
 
     ``plain`` has its chat spellings spelled out; ``restored`` is ``plain`` with diacritics put
     back when the message was typed without them (else ``plain`` itself). Used by the search
-    and by the assistant's sentence-vector featurizer (``bot/addons/sentence_vectors.py``), so
+    and by the assistant's intent classifier (its e5 vectors: ``bot/addons/e5_reader.py``), so
     both read a message the same way. Expects NFC text (``normalize``)."""
     plain = lexicon.expand_abbreviations(text)
     unaccented = is_unaccented(plain)

@@ -24,66 +24,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from knowledge import dense, samples, sparse
+from knowledge import dense, sample_questions, sparse
 from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
-from knowledge.corpus import DEFAULT_BUDGET, Passage, passages
 from knowledge.diacritics import DiacriticRestorer, read_phrases
-from knowledge.documents import Document, DocumentError, load_folder, load_laws_json
+from knowledge.e5.encoder import QUERY_PREFIX, Encoder
+from knowledge.passages import DEFAULT_BUDGET, Passage, passages
+from knowledge.sources import Sources
 from knowledge.sparse import SparseIndex
+from knowledge.threads import set_threads
 
 PACKAGE = Path(__file__).parent
 REPO = PACKAGE.parent
 DEFAULT_INDEX = REPO / "models" / "index"
 DEFAULT_MODEL = REPO / "models" / "multilingual-e5-small"
-CORPUS = PACKAGE / "corpus"
 INDEX_VERSION = 3  # 2: article-heading vectors (titles.faiss); 3: sample questions
-
-
-def law_departments() -> dict[str, str]:
-    """Law id -> the code of the department that owns it, from the shipped table
-    (``corpus/law_departments.json``; keys starting with "_" are notes)."""
-    table = json.loads((CORPUS / "law_departments.json").read_text(encoding="utf-8"))
-    return {k: v for k, v in table.items() if not k.startswith("_")}
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Where the documents come from: laws.json-shaped files and document folders."""
-
-    laws: tuple[Path, ...] = (CORPUS / "laws.json",)
-    folders: tuple[Path, ...] = (CORPUS / "documents",)
-    law_departments: Path = CORPUS / "law_departments.json"
-    samples: tuple[Path, ...] = (CORPUS / "samples",)  # folders of sample-question files
-
-    def load(self) -> tuple[list[Document], list[DocumentError]]:
-        owners = (
-            json.loads(self.law_departments.read_text()) if self.law_departments.exists() else {}
-        )
-        docs: list[Document] = []
-        errors: list[DocumentError] = []
-        for path in self.laws:
-            docs.extend(load_laws_json(path, department_of=owners.get))
-        for folder in self.folders:
-            found, failed = load_folder(folder)
-            docs.extend(found)
-            errors.extend(failed)
-        return _unique(docs, errors), errors
-
-    def load_samples(self) -> tuple[list[samples.Sample], list[samples.SampleError]]:
-        return samples.load(self.samples)
-
-
-def _unique(docs: list[Document], errors: list[DocumentError]) -> list[Document]:
-    """Keep the first document of each id; a later one with the same id is an error."""
-    seen: set[str] = set()
-    kept = []
-    for doc in docs:
-        if doc.doc_id in seen:
-            errors.append(DocumentError(f"Trùng mã văn bản “{doc.doc_id}”: bản sau bị bỏ qua."))
-            continue
-        seen.add(doc.doc_id)
-        kept.append(doc)
-    return kept
 
 
 @dataclass
@@ -119,6 +73,12 @@ def read_manifest(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def read_passages(folder: Path) -> list[Passage]:
+    """The passages of an index folder, in the order of its vectors and BM25 rows."""
+    with (folder / "passages.jsonl").open(encoding="utf-8") as rows:
+        return [Passage.from_dict(json.loads(line)) for line in rows]
+
+
 def _settings(model_dir: Path, budget: int) -> dict:
     """Everything an index depends on besides the documents; a change means a rebuild."""
     return {
@@ -149,13 +109,13 @@ def _old_vectors(folder: Path, settings: dict) -> dict[str, np.ndarray]:
 
 def _sample_key(plain: str) -> str:
     """Sample questions are encoded as queries: their key can't meet a passage's."""
-    return _key(dense.QUERY_PREFIX + plain)
+    return _key(QUERY_PREFIX + plain)
 
 
 def _embed(
     texts: Sequence[str],
     reuse: dict[str, np.ndarray],
-    encoder: dense.Encoder,
+    encoder: Encoder,
     progress: bool,
     *,
     queries: bool = False,
@@ -208,7 +168,7 @@ class _Built:
     firsts: list[Passage]  # each article's first passage (its heading)
     vectors: np.ndarray
     titles: np.ndarray
-    samples: list[samples.Sample]
+    samples: list[sample_questions.Sample]
     sample_plain: list[str]  # each sample as the search reads a query
     sample_vectors: np.ndarray
     restorer: DiacriticRestorer
@@ -251,7 +211,7 @@ def _swap(tmp: Path, folder: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _samples_hash(found: Sequence[samples.Sample], lexicon: ChatLexicon) -> str:
+def _samples_hash(found: Sequence[sample_questions.Sample], lexicon: ChatLexicon) -> str:
     """Identity of the sample questions and of how a question is read (chat spellings)."""
     digest = hashlib.sha1()
     for q in found:
@@ -262,17 +222,19 @@ def _samples_hash(found: Sequence[samples.Sample], lexicon: ChatLexicon) -> str:
 
 def build_index(
     folder: Path = DEFAULT_INDEX,
-    sources: Sources = Sources(),
+    sources: Sources | None = None,
     *,
     model_dir: Path = DEFAULT_MODEL,
     budget: int = DEFAULT_BUDGET,
     progress: bool = True,
-    encoder_factory: Callable[[Path], dense.Encoder] = dense.Encoder,
+    encoder_factory: Callable[[Path], Encoder] = Encoder,
     force: bool = False,
     lexicon: ChatLexicon | None = None,
 ) -> BuildReport:
-    """Build (or refresh) the index folder from the sources; see the module docstring."""
+    """Build (or refresh) the index folder from the sources (the default corpus when none are
+    given); see the module docstring."""
     started = time.perf_counter()
+    sources = Sources() if sources is None else sources
     lexicon = lexicon or default_lexicon()
     docs, errors = sources.load()
     found, sample_errors = sources.load_samples()
@@ -291,12 +253,12 @@ def build_index(
         return report
     items = passages(docs, budget=budget)
     firsts, _ = article_titles(items)
-    kept, notes = samples.for_articles(found, {(p.doc_id, p.article_id) for p in firsts})
+    kept, notes = sample_questions.for_articles(found, {(p.doc_id, p.article_id) for p in firsts})
     report.errors.extend(notes)
     restorer = DiacriticRestorer.fit([p.index_text for p in items], extra_texts=read_phrases())
     plain = [read_plainly(q.text, lexicon, restorer)[1] for q in kept]
     texts = [p.index_text for p in items] + [p.heading for p in firsts]
-    dense.set_threads(os.cpu_count() or 1)  # batch encoding: all cores help
+    set_threads(os.cpu_count() or 1)  # batch encoding: all cores help
     try:
         encoder = encoder_factory(model_dir)
         reuse = _old_vectors(folder, settings)
@@ -304,7 +266,7 @@ def build_index(
         sample_vectors, n_samples = _embed(plain, reuse, encoder, progress, queries=True)
         report.embedded += n_samples
     finally:
-        dense.set_threads(1)
+        set_threads(1)
     built = _Built(
         items=items,
         firsts=firsts,

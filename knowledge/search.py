@@ -13,21 +13,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from knowledge import dense
 from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
-from knowledge.corpus import Passage
 from knowledge.diacritics import DiacriticRestorer
+from knowledge.e5.encoder import Encoder
 from knowledge.fuse import Calibration, Signals, linear_fusion
-from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, article_titles
-from knowledge.sparse import SparseIndex, terms
+from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, article_titles, read_passages
+from knowledge.passages import Passage
+from knowledge.sparse import SparseIndex, terms, top_positive
+from knowledge.threads import set_threads
 from vietnamese import normalize
-
-Mode = Literal["hybrid", "bm25", "dense"]
-
 
 SIGNALS = ("bm25", "dense", "title", "sample", "sample_bm25")
 
@@ -38,7 +36,7 @@ class Weights:
 
     dense: float  # the query's cosine to the passage
     title: float  # ... to the article's heading
-    sample: float = 0.0  # ... to the article's closest sample question (knowledge/samples.py)
+    sample: float = 0.0  # ... to the article's closest sample question (sample_questions.py)
     sample_bm25: float = 0.0  # BM25 of the query over the article's sample questions
 
     def vector(self) -> np.ndarray:
@@ -49,7 +47,7 @@ class Weights:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Fusion settings, tuned on the dev questions (benchmarks/tune.py).
+    """Fusion settings, tuned on the dev questions (benchmarks/search/tune.py).
 
     Two kinds of question need different weights. One worded like the statute (the ALQAC dev
     questions) is best met by the passages themselves; one worded like a citizen ("nhà e …
@@ -144,16 +142,16 @@ class Searcher:
         tuning: Tuning = Tuning(),
         calibration: Calibration | None = None,
         lexicon: ChatLexicon | None = None,
-        encoder: dense.Encoder | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
         if not (folder / "manifest.json").exists():
             raise FileNotFoundError(
                 f"Chưa có chỉ mục tìm kiếm ở {folder}. Hãy chạy: python -m knowledge build"
             )
-        dense.set_threads(1)
+        set_threads(1)
         self.folder = folder
         self.tuning = tuning
-        self.passages = [_passage(json.loads(line)) for line in (folder / "passages.jsonl").open()]
+        self.passages = read_passages(folder)
         self.sparse = SparseIndex.load(folder)
         self.faiss = dense.load_faiss(folder / "dense.faiss")
         self.titles_faiss = dense.load_faiss(folder / "titles.faiss")
@@ -166,7 +164,7 @@ class Searcher:
                                               for i, p in enumerate(firsts)})
         self.lexicon = lexicon or default_lexicon()
         self.calibration = calibration or Calibration.load()
-        self.encoder = encoder or dense.Encoder(model_dir)
+        self.encoder = encoder or Encoder(model_dir)
 
     def interpret(self, text: str) -> Query:
         """Expand chat spellings, restore accents, add legal vocabulary."""
@@ -176,7 +174,7 @@ class Searcher:
         expanded = " ".join([restored, *extra])
         return Query(original=text, restored=restored, expanded=expanded, unaccented=unaccented)
 
-    def search(self, text: str, k: int = 5, *, mode: Mode = "hybrid") -> SearchResult:
+    def search(self, text: str, k: int = 5) -> SearchResult:
         """Top-k passages (best passage per article) for a citizen's question."""
         if k < 1:
             raise ValueError(f"k phải ≥ 1 (nhận {k})")
@@ -186,49 +184,40 @@ class Searcher:
         t = self.tuning
         folded_w = t.folded_weight_unaccented if query.unaccented else t.folded_weight
         bm25_all = self.sparse.scores(query.expanded, folded_weight=folded_w)
-        pools = []
-        if mode != "dense":
-            pools.append(_top_positive(bm25_all, t.candidates))
-        hybrid = mode == "hybrid"
-        use_samples = hybrid and self.samples.size > 0 and (
-            t.uses("sample") or t.uses("sample_bm25"))
+        pools = [top_positive(bm25_all, t.candidates)]
+        use_samples = self.samples.size > 0 and (t.uses("sample") or t.uses("sample_bm25"))
         gate = 0.0
-        if mode != "bm25":
-            qvec = self.encoder.encode_query(query.expanded if t.expand_dense else query.restored)
-            best_cos, nearest = dense.search(self.faiss, qvec, t.candidates)
-            pools.append(nearest)
-            if hybrid and t.uses("title"):
-                articles = dense.search(self.titles_faiss, qvec, t.title_candidates)[1]
-                pools.extend(self.article_passages[a] for a in articles)
-            if use_samples:
-                sample_cos = self.samples.dense(qvec[0])
-                gate = t.gate(float(np.nanmax(sample_cos)), float(best_cos.max(initial=-1.0)))
-                # no weight on the samples (a statute-like question): ranked as without them
-                use_samples = bool(t.weights(gate)[SIGNALS.index("sample"):].any())
-            if use_samples:
-                articles = _top_finite(sample_cos, t.sample_candidates)
-                pools.extend(self.article_passages[a] for a in articles)
+        qvec = self.encoder.encode_query(query.expanded if t.expand_dense else query.restored)
+        best_cos, nearest = dense.search(self.faiss, qvec, t.candidates)
+        pools.append(nearest)
+        if t.uses("title"):
+            articles = dense.search(self.titles_faiss, qvec, t.title_candidates)[1]
+            pools.extend(self.article_passages[a] for a in articles)
+        if use_samples:
+            sample_cos = self.samples.dense(qvec[0])
+            gate = t.gate(float(np.nanmax(sample_cos)), float(best_cos.max(initial=-1.0)))
+            # no weight on the samples (a statute-like question): ranked as without them
+            use_samples = bool(t.weights(gate)[SIGNALS.index("sample"):].any())
+        if use_samples:
+            articles = _top_finite(sample_cos, t.sample_candidates)
+            pools.extend(self.article_passages[a] for a in articles)
         cand = np.unique(np.concatenate(pools)).astype(np.int64)
         if cand.size == 0:
             return SearchResult(query, [], False, 0.0)
         zeros = np.zeros(cand.size)
-        scores = {"bm25": bm25_all[cand], "sample": zeros, "sample_bm25": zeros}
-        if mode != "bm25":
-            scores["dense"] = np.asarray(self.vectors[cand]) @ qvec[0]
-            scores["title"] = self.title_vectors[self.article_of[cand]] @ qvec[0]
-        else:
-            scores["dense"] = scores["title"] = zeros
+        scores = {
+            "bm25": bm25_all[cand],
+            "dense": np.asarray(self.vectors[cand]) @ qvec[0],
+            "title": self.title_vectors[self.article_of[cand]] @ qvec[0],
+            "sample": zeros,
+            "sample_bm25": zeros,
+        }
         if use_samples:
             articles = self.article_of[cand]
             scores["sample"] = _fill_missing(sample_cos[articles])
             bm25_samples = self.samples.bm25(query.restored, folded_w)
             scores["sample_bm25"] = np.nan_to_num(bm25_samples[articles], nan=0.0)
-        weights = {
-            "hybrid": t.weights(gate),
-            "bm25": Weights(dense=0.0, title=0.0).vector(),
-            "dense": Weights(dense=1.0, title=0.0).vector(),
-        }[mode]
-        fused = linear_fusion([(scores[n], w) for n, w in zip(SIGNALS, weights)])
+        fused = linear_fusion([(scores[n], w) for n, w in zip(SIGNALS, t.weights(gate))])
         order = np.argsort(-fused, kind="stable")
         hits = self._best_per_article(cand, order, fused, scores, k)
         signals = self._signals(query, cand, order, fused, scores, gate)
@@ -236,20 +225,11 @@ class Searcher:
         return SearchResult(query, hits, prob >= self.calibration.threshold, prob, signals)
 
     def _best_per_article(self, cand, order, fused, scores, k: int) -> list[Hit]:
-        hits: list[Hit] = []
-        seen: set[int] = set()
-        for j in order:
-            article = int(self.article_of[cand[j]])
-            if article in seen:
-                continue
-            seen.add(article)
-            p = self.passages[cand[j]]
-            hits.append(
-                Hit(p, float(fused[j]), float(scores["bm25"][j]), float(scores["dense"][j]))
-            )
-            if len(hits) == k:
-                break
-        return hits
+        return [
+            Hit(self.passages[cand[j]], float(fused[j]), float(scores["bm25"][j]),
+                float(scores["dense"][j]))
+            for j in best_per_article(order, self.article_of[cand[order]], k)
+        ]
 
     def _signals(self, query: Query, cand, order, fused, scores, gate: float) -> Signals:
         articles = self.article_of[cand[order]]
@@ -268,13 +248,18 @@ class Searcher:
         )
 
 
-def _top_positive(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` best positive scores, without sorting the whole array."""
-    if scores.size > n:
-        top = np.argpartition(-scores, n)[:n]
-    else:
-        top = np.arange(scores.size)
-    return top[scores[top] > 0]
+def best_per_article(ids: np.ndarray, articles: np.ndarray, k: int) -> list[int]:
+    """The first ``k`` of ``ids`` (best first) from different articles (``articles[i]`` is the
+    article of ``ids[i]``): an article is cited once, by its best passage."""
+    kept: list[int] = []
+    seen: set[int] = set()
+    for article, i in zip(articles.tolist(), ids.tolist()):
+        if article not in seen:
+            seen.add(article)
+            kept.append(i)
+            if len(kept) == k:
+                break
+    return kept
 
 
 def _top_finite(scores: np.ndarray, n: int) -> np.ndarray:
@@ -342,8 +327,3 @@ def _group(article_of: np.ndarray, n_articles: int) -> list[np.ndarray]:
     order = np.argsort(article_of, kind="stable")
     bounds = np.searchsorted(article_of[order], np.arange(n_articles + 1))
     return [order[bounds[a] : bounds[a + 1]] for a in range(n_articles)]
-
-
-def _passage(row: dict) -> Passage:
-    row.pop("key", None)
-    return Passage(**row)

@@ -18,7 +18,7 @@ from scipy import sparse
 
 from vietnamese import fold, words
 
-K1 = 0.9  # tuned with benchmarks/bm25_params.py (k1 0.6–2.0, b 0.2–0.9 tried)
+K1 = 0.9  # tuned with benchmarks/search/bm25_params.py (k1 0.6–2.0, b 0.2–0.9 tried)
 B = 0.4  # legal passages repeat their heading; weaker length normalisation measured better
 
 
@@ -26,6 +26,15 @@ def terms(text: str, *, folded: bool = False) -> list[str]:
     """Syllables plus adjacent-syllable bigrams of ``text``."""
     toks = words(fold(text) if folded else text)
     return toks + [f"{a}_{b}" for a, b in zip(toks, toks[1:])]
+
+
+def top_positive(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` best positive scores, without sorting the whole array."""
+    if scores.size > n:
+        top = np.argpartition(-scores, n)[:n]
+    else:
+        top = np.arange(scores.size)
+    return top[scores[top] > 0]
 
 
 @dataclass

@@ -17,7 +17,7 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The converted e5 model folder (built once at install time; reused here)."""
-    from knowledge.model_setup import ensure_model
+    from knowledge import ensure_model
 
     return ensure_model(REPO / "models" / "multilingual-e5-small")
 
@@ -47,11 +47,13 @@ LOCAL_SAMPLES = "\n".join(json.dumps(row, ensure_ascii=False) for row in [
 
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory):
-    """Three real laws plus one local draft policy in a document folder."""
-    from knowledge.index import CORPUS, Sources
+    """Three real laws (from the default corpus's laws file) plus one local draft policy in a
+    document folder."""
+    from knowledge import Sources, laws_file
+    from knowledge.sources import CORPUS
 
     root = tmp_path_factory.mktemp("corpus")
-    laws = json.loads((CORPUS / "laws.json").read_text())
+    laws = json.loads(laws_file().read_text())
     (root / "laws.json").write_text(json.dumps([law for law in laws if law["id"] in SUBSET_LAWS]))
     docs = root / "docs"
     docs.mkdir()
@@ -76,7 +78,7 @@ def small_corpus(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_index(small_corpus, model_dir, tmp_path_factory) -> Path:
     """A real index (e5 + FAISS + BM25 + restorer) over the small corpus, built once."""
-    from knowledge.index import build_index
+    from knowledge import build_index
 
     folder = tmp_path_factory.mktemp("index") / "index"
     report = build_index(folder, small_corpus, model_dir=model_dir, progress=False)

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.nlu.intents          # two trainings: split and full-data model
     .venv/bin/python -m benchmarks.nlu.intents --quick  # one training: split model on held-out
-    .venv/bin/python -m benchmarks.nlu.intents --quick --draws 3 --e5 3 [--e5-tokens]  # tried
+    .venv/bin/python -m benchmarks.nlu.intents --quick --draws 3  # the shipped figure
 
 Split: every example of ``bot/data/nlu`` is reduced to a *template* (entity markup removed,
 diacritics folded, chat spellings spelled out, as ``vietnamese.canonical`` does), so
@@ -40,8 +40,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
-
 from benchmarks.common import REPO, publish
 from scripts.nlu_data import ENTITY, load, plain
 from vietnamese import canonical, fold
@@ -49,7 +47,7 @@ from vietnamese import canonical, fold
 BOT = REPO / "bot"
 RASA = REPO / ".venv-rasa" / "bin" / "rasa"
 NLU_DIR = BOT / "data" / "nlu"
-CONFIG = BOT / "config.yml"  # the shipped pipeline; --e5 measures it with sentence vectors
+CONFIG = BOT / "config.yml"  # the shipped pipeline
 HELDOUT = REPO / "benchmarks" / "data" / "nlu-heldout.yml"
 # questions that must stay questions: citizens' colloquial ones, and the legal dev questions
 QUESTION_SETS = {
@@ -136,17 +134,6 @@ def rasa(*args: str) -> None:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def with_sentence_vectors(work: Path, weight: float, tokens: bool) -> Path:
-    """bot/config.yml with the sentence-vector featurizer before DIET, written to ``work``."""
-    config = yaml.safe_load(CONFIG.read_text())
-    at = next(i for i, c in enumerate(config["pipeline"]) if c["name"] == "DIETClassifier")
-    config["pipeline"].insert(at, {"name": "addons.sentence_vectors.SentenceVectors",
-                                   "weight": weight, "sequence": tokens})
-    path = work / ("config_e5_tokens.yml" if tokens else "config_e5.yml")
-    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
-    return path
 
 
 def train(nlu: Path, out: Path, config: Path = CONFIG) -> tuple[Path, tuple[float, float]]:
@@ -250,23 +237,13 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1, metavar="N",
                     help="train and test N different 80/20 draws (seeds 42, 43, …) and report "
                          "their mean: one draw moves by ±0.02–0.04 when a few examples change")
-    ap.add_argument("--e5", type=float, default=0.0, metavar="WEIGHT",
-                    help="not what ships: add addons.sentence_vectors.SentenceVectors (the "
-                         "search's e5 vector of each message, times WEIGHT) before DIET; "
-                         "results go to results/nlu_e5.json")
-    ap.add_argument("--e5-tokens", action="store_true",
-                    help="with --e5: the vector on every token too (sequence features), so DIET "
-                         "needs no layers to unify sizes; results/nlu_e5_tokens.json")
     ap.add_argument("--extra", type=Path, nargs="+", default=[], metavar="YML",
                     help="NLU files added to bot/data/nlu before the split (a data round not "
                          "shipped); results get the suffix _extra")
     args = ap.parse_args()
-    if args.e5_tokens and not args.e5:
-        ap.error("--e5-tokens chỉ dùng cùng --e5")
 
     work = Path(tempfile.mkdtemp(prefix="nlu-bench-")) if not args.keep else args.keep
     work.mkdir(parents=True, exist_ok=True)
-    config = with_sentence_vectors(work, args.e5, args.e5_tokens) if args.e5 else CONFIG
     examples, other = load(sorted(NLU_DIR.glob("*.yml")) + args.extra)
     train_ex, test_ex = split(examples)
     heldout, _ = load([HELDOUT])
@@ -285,7 +262,7 @@ def main() -> None:
           f"load {os.getloadavg()[0]:.1f}", flush=True)
 
     rows = []
-    model, secs, row = train_split(examples, other, SEED, work, config)
+    model, secs, row = train_split(examples, other, SEED, work)
     rows.append(row)
     n_train = row["train ex"]
     if not args.quick:
@@ -293,7 +270,7 @@ def main() -> None:
         if args.extra:
             data = work / "all-data.yml"
             dump(data, examples, other)
-        model, secs = train(data, work / "full-model", config)
+        model, secs = train(data, work / "full-model")
         n_train = n_all
     rows.append(report("held-out", evaluate(model, work / "heldout.yml", work / "heldout-results"),
                        secs, n_train))
@@ -305,14 +282,14 @@ def main() -> None:
                                                     work / f"{slug}-results")))
     split_f1 = [float(rows[0]["F1"])]
     for seed in range(SEED + 1, SEED + args.draws):
-        rows.append(train_split(examples, other, seed, work, config)[2])
+        rows.append(train_split(examples, other, seed, work)[2])
         split_f1.append(float(rows[-1]["F1"]))
     if args.draws > 1:
         mean = sum(split_f1) / len(split_f1)
         rows.append({"set": f"split, mean of {len(split_f1)} draws", "F1": f"{mean:.3f}",
                      "acc": f"min {min(split_f1):.3f}, max {max(split_f1):.3f}"})
     print(f"(load {os.getloadavg()[0]:.1f} at the end)")
-    publish(config.stem.replace("config", "nlu") + ("_extra" if args.extra else ""), rows)
+    publish("nlu" + ("_extra" if args.extra else ""), rows)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from benchmarks.common import publish, question_sets
 from benchmarks.search.tune import cached, mrr
-from knowledge import sparse
-from knowledge.search import Searcher
+from knowledge import Searcher, sparse
 
 GRID = [
     (1.2, 0.75),

@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import REPO, publish
-from knowledge.index import DEFAULT_MODEL, Sources, build_index
-from knowledge.model_setup import ensure_model
+from knowledge import DEFAULT_MODEL, Sources, build_index, ensure_model
 
 
 def folder_mb(folder: Path) -> float:
@@ -26,9 +25,9 @@ def folder_mb(folder: Path) -> float:
 PROBE = """
 import sys, psutil
 from pathlib import Path
-import knowledge.search as ks
+from knowledge import Searcher
 before = psutil.Process().memory_info().rss
-searcher = ks.Searcher(Path(sys.argv[1]))
+searcher = Searcher(Path(sys.argv[1]))
 searcher.search("thủ tục đăng ký thường trú", 5)
 after = psutil.Process().memory_info().rss
 print(before >> 20, after >> 20)

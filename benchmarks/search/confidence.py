@@ -10,8 +10,7 @@ questions (no gold article) every confident flag is a false alarm.
 from __future__ import annotations
 
 from benchmarks.common import DATA, publish, question_sets
-from knowledge.evaluate import Question, load_questions
-from knowledge.search import Searcher
+from knowledge import Question, Searcher, load_questions
 from vietnamese import fold
 
 

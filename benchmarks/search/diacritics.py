@@ -2,9 +2,10 @@
 
 Run from the repository root::
 
-    python -m benchmarks.diacritics_bench [--variants all] [--laws PATH]
+    python -m benchmarks.search.diacritics [--variants all] [--laws PATH]
 
-For each model variant it fits on the statutes of ``laws.json`` (minus 200
+For each model variant it fits on the statutes of ``laws.json`` (the default corpus's laws,
+``knowledge.laws_file()``, unless ``--laws`` names another; minus 200
 held-out sentences, which are removed from training wherever they occur) plus
 the everyday phrase list, then restores diacritics on
 
@@ -29,13 +30,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from knowledge import laws_file
 from knowledge.diacritics import DiacriticRestorer, read_phrases, split_segments
 from vietnamese import fold, words
 
 REPO = Path(__file__).resolve().parents[2]
-# shared/ lies beside the clone; the repo ships the same laws.json.
+# shared/ lies beside the clone: the ALQAC dev questions
 DATA = REPO.parent / "shared" / "data" / "legal"
-LAWS = DATA / "laws.json" if (DATA / "laws.json").exists() else REPO / "knowledge/corpus/laws.json"
 COLLOQUIAL = REPO / "benchmarks" / "data" / "colloquial-dev.json"
 HELD_OUT = 200
 SEED = 13
@@ -163,13 +164,13 @@ def print_table(rows: list[dict[str, float | str]]) -> None:
 def main() -> None:
     """Parse arguments, run the variants, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--laws", type=Path, default=LAWS)
+    parser.add_argument("--laws", type=Path, help="laws.json (default: knowledge.laws_file())")
     parser.add_argument("--questions", type=Path, default=DATA / "questions-dev.json")
     parser.add_argument("--colloquial", type=Path, default=COLLOQUIAL)
     parser.add_argument("--variants", default="all", help="comma-separated names or all")
     args = parser.parse_args()
     names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
-    train, held = held_out_split(corpus_sentences(args.laws), HELD_OUT, SEED)
+    train, held = held_out_split(corpus_sentences(args.laws or laws_file()), HELD_OUT, SEED)
     sets = {
         name: [q["text"] for q in json.loads(path.read_text(encoding="utf-8"))]
         for name, path in (("dev-q", args.questions), ("colloq", args.colloquial))

@@ -11,8 +11,8 @@ import statistics
 from dataclasses import replace
 
 from benchmarks.common import mrr_interval, per_question, question_sets, save, table
-from knowledge.evaluate import percentile
-from knowledge.search import Searcher, Tuning, Weights
+from benchmarks.search.modes import bm25_alone, dense_alone, hybrid
+from knowledge import Searcher, Tuning, Weights, percentile
 
 # Variants of the hybrid, as fusion settings: both kinds of question get the same weights.
 SAMPLES_ONLY = Weights(dense=0.0, title=0.0, sample=2 / 3, sample_bm25=1 / 3)
@@ -44,12 +44,11 @@ def main() -> None:
     searcher.search("khởi động", 1)  # first call loads lazy parts; not measured
     results = []
     for name, questions in question_sets().items():
-        for mode in ("bm25", "dense"):
-            results.append(summarise(name, mode, per_question(searcher, questions, mode=mode)))
+        for mode, alone in (("bm25", bm25_alone), ("dense", dense_alone)):
+            results.append(summarise(name, mode, per_question(alone(searcher), questions)))
         for variant, tuning in VARIANTS.items():
             searcher.tuning = tuning
-            rows = per_question(searcher, questions, mode="hybrid")
-            results.append(summarise(name, variant, rows))
+            results.append(summarise(name, variant, per_question(hybrid(searcher), questions)))
     cols = ["set", "mode", "n", "mrr@10", "95% CI", "R@1", "R@5", "R@10", "p50 ms", "p95 ms"]
     print(table(results, cols))
     save("retrieval", results)

@@ -25,11 +25,8 @@ import numpy as np
 import psutil
 
 from benchmarks.common import question_sets, save, table
-from knowledge import dense
-from knowledge.corpus import Passage
-from knowledge.evaluate import percentile
-from knowledge.index import DEFAULT_INDEX, article_titles
-from knowledge.search import Searcher, _passage
+from knowledge import DEFAULT_INDEX, Passage, Searcher, dense, percentile
+from knowledge.index import article_titles, read_passages
 from knowledge.sparse import SparseIndex
 
 
@@ -56,7 +53,7 @@ def noisy(vectors: np.ndarray, rows: list[int] | np.ndarray, seed: int) -> np.nd
 
 def make_folder(n: int, folder: Path, rng: random.Random) -> dict:
     """Write a synthetic index folder of ``n`` passages; return build timings."""
-    real = [_passage(json.loads(line)) for line in (DEFAULT_INDEX / "passages.jsonl").open()]
+    real = read_passages(DEFAULT_INDEX)
     vectors = np.load(DEFAULT_INDEX / "vectors.npy")
     title_vectors = np.load(DEFAULT_INDEX / "title_vectors.npy")
     _, real_article = article_titles(real)

@@ -7,15 +7,13 @@ Accented field only, BM25 alone, best passage per article; MRR@10 on each set.
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
 
 from benchmarks.common import publish, question_sets
-from knowledge.evaluate import score_ranking
-from knowledge.index import DEFAULT_INDEX
-from knowledge.search import _passage
+from knowledge import DEFAULT_INDEX, score_ranking
+from knowledge.index import read_passages
 from knowledge.sparse import BM25Field
 from vietnamese import normalize, words
 
@@ -35,7 +33,7 @@ TOKENIZERS = {
 
 
 def main() -> None:
-    passages = [_passage(json.loads(line)) for line in (DEFAULT_INDEX / "passages.jsonl").open()]
+    passages = read_passages(DEFAULT_INDEX)
     keys = [(p.doc_id, p.article_id) for p in passages]
     sets = {k: v for k, v in question_sets(test=False).items() if "không dấu" not in k}
     rows = []

@@ -19,8 +19,7 @@ import itertools
 from dataclasses import replace
 
 from benchmarks.common import question_sets, save, table
-from knowledge.evaluate import Question, score_ranking
-from knowledge.search import Searcher, Tuning, Weights
+from knowledge import Question, Searcher, Tuning, Weights, score_ranking
 
 
 def split(questions: list[Question]) -> tuple[list[Question], list[Question]]:

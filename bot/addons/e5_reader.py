@@ -1,10 +1,11 @@
 """Messages -> e5 sentence vectors, as the search reads a citizen's question; no Rasa imports.
 
-``addons.linear_intents`` (the intent classifier) and ``addons.sentence_vectors`` (a DIET
-feature, not shipped) read messages through it, and key Rasa's training cache on :func:`stamp`
-(a new e5 model, restorer or chat lexicon gives new vectors); ``scripts/stack.py`` folds
-:func:`stamp` into the model's fingerprint when ``config.yml`` names either. Needs
-``onnxruntime`` and ``tokenizers`` (both in ``requirements/rasa.lock`` and ``py311.lock``).
+``addons.linear_intents`` (the intent classifier) reads messages through it and keys Rasa's
+training cache on :func:`stamp` (a new e5 model, restorer or chat lexicon gives new vectors);
+``scripts/stack.py`` folds :func:`stamp` into the model's fingerprint when ``config.yml`` names
+it. Needs ``onnxruntime`` and ``tokenizers`` (both in ``requirements/rasa.lock`` and
+``py311.lock``) and, from the search, only what runs on numpy: the exported graph
+(``knowledge.e5.onnx_graph``), the chat lexicon and the diacritic restorer.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def index_dir() -> Path:
 
 
 def _knowledge_importable() -> None:
-    """``knowledge.*`` (the graph's file names, the chat lexicon, the restorer: numpy only)."""
+    """``knowledge`` (the graph's session, the chat lexicon, the restorer: numpy only), for
+    whoever runs Rasa without the repository on PYTHONPATH (``benchmarks/nlu``)."""
     if str(REPO) not in sys.path:
         sys.path.append(str(REPO))
 
@@ -50,17 +52,16 @@ class Reader:
         from tokenizers import Tokenizer
 
         _knowledge_importable()
-        from knowledge import onnx_query  # the session the search's encoder uses
+        from knowledge.e5 import onnx_graph  # the session the search's encoder uses
 
-        onnx = _required(model / onnx_query.FILE, "make model")
+        onnx = _required(model / onnx_graph.FILE, "make model")
         self.tokenizer = Tokenizer.from_file(str(_required(model / "tokenizer.json", "make model")))
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        self.session = onnx_query.session(onnx)  # one thread: one message at a time
-        self._run = onnx_query.run
+        self.session = onnx_graph.session(onnx)  # one thread: one message at a time
+        self._run = onnx_graph.run
         self.read = None
         if restore:
-            from knowledge.chat import default_lexicon, read_plainly
-            from knowledge.diacritics import DiacriticRestorer
+            from knowledge import DiacriticRestorer, default_lexicon, read_plainly
             from vietnamese import normalize
 
             restorer = DiacriticRestorer.load(_required(index / RESTORER, "make index"))
@@ -80,13 +81,14 @@ def stamp(model: Path | None = None, index: Path | None = None, restore: bool = 
     model's hash), the tokenizer, and when restoring, the restorer's arrays (their CRCs: the
     .npz's own bytes change with every build) and the chat lexicon's files."""
     _knowledge_importable()
-    from knowledge import chat, onnx_query
+    from knowledge import chat
+    from knowledge.e5 import onnx_graph
     from vietnamese import SPELLINGS_FILE
 
     model, index = model or model_dir(), index or index_dir()
     lexicon = [*sorted(chat.DATA.glob("*.tsv")), SPELLINGS_FILE] if restore else []
     digest = hashlib.sha256()
-    for path in [model / onnx_query.STAMP, model / "tokenizer.json", *lexicon]:
+    for path in [model / onnx_graph.STAMP, model / "tokenizer.json", *lexicon]:
         digest.update(path.read_bytes() if path.is_file() else b"missing:" + bytes(path))
     if restore:
         try:

@@ -6,7 +6,7 @@ a folder-level ``metadata.json`` mapping file name -> metadata dict, and/or a si
 :class:`Document` whose :class:`Article` list follows the Vietnamese legal structure
 ("Điều 1. ...") or, for news, plans and notices, headings or ~150-250-word chunks.
 
-All text goes through :func:`knowledge.normalize.normalize` one paragraph at a time, so
+All text goes through :func:`vietnamese.normalize` one paragraph at a time, so
 paragraph breaks survive as ``"\\n"``. Errors are :class:`DocumentError` with a
 Vietnamese message naming the file; :func:`load_folder` collects them per file.
 """

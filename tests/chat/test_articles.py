@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from knowledge.index import CORPUS
+from knowledge import laws_file
 
 LAW = "Luật Cư trú 2020"
 
@@ -24,7 +24,7 @@ def get(base: str, path: str) -> tuple[int, str, str]:
 
 def source_article(law_id: str, article_id: str) -> tuple[str, str]:
     """(title, body) of an article as laws.json has it: the first line is the title."""
-    laws = {law["id"]: law for law in json.loads((CORPUS / "laws.json").read_text())}
+    laws = {law["id"]: law for law in json.loads(laws_file().read_text())}
     text = next(a["text"] for a in laws[law_id]["articles"] if a["id"] == article_id)
     title, _, body = text.partition("\n")
     return title.strip(), body

@@ -7,7 +7,6 @@ tests/chat/lock_worker.py for the concurrent ones, short scripts for the rest.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import textwrap

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import BOT, RASA_VENV, start_rasa, wait_healthy
+from scripts.stack import BOT, RASA_VENV, REPO, start_rasa, wait_healthy
 from tests.feedback_api.conftest import free_port
 
 pytestmark = pytest.mark.skipif(not (RASA_VENV / "bin" / "rasa").exists(),

@@ -1,13 +1,15 @@
 """The command line, run as a newcomer would: ``python -m knowledge ...`` in a subprocess."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import LOCAL_POLICY, REPO
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -110,3 +112,74 @@ def test_build_of_an_unchanged_corpus_does_no_work(small_corpus, small_index, mo
     )
     assert done.returncode == 0, done.stderr
     assert "không có gì thay đổi" in done.stdout
+
+
+# The default corpus's laws are not in the repository ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lone_clone(tmp_path_factory) -> Path:
+    """The code in a folder with no ../shared beside it, as in a clone made on its own: there the
+    default laws file (``<repo>/../shared/data/legal/laws.json``) cannot be reached."""
+    root = tmp_path_factory.mktemp("elsewhere") / "repo"
+    for package in ("knowledge", "vietnamese"):
+        shutil.copytree(REPO / package, root / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    assert not (root.parent / "shared").exists()
+    return root
+
+
+def _run_in(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m knowledge`` from ``root`` (its own copy of the code), with ``env`` on top of
+    this environment minus any CAUNOI_LAWS_FILE."""
+    environ = {k: v for k, v in os.environ.items() if k not in {"CAUNOI_LAWS_FILE", "PYTHONPATH"}}
+    return subprocess.run([sys.executable, "-m", "knowledge", *args], cwd=root,
+                          env={**environ, **env}, capture_output=True, text=True, timeout=300)
+
+
+def _manifest(index: Path) -> dict:
+    return json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_build_without_the_laws_file_says_in_one_line_what_to_do(lone_clone, model_dir,
+                                                                    tmp_path):
+    index, missing = tmp_path / "index", tmp_path / "nowhere" / "laws.json"
+    named = _run_in(lone_clone, "--index", str(index), "--model", str(model_dir), "build",
+                    CAUNOI_LAWS_FILE=str(missing))
+    default = _run_in(lone_clone, "--index", str(index), "--model", str(model_dir), "build")
+    for done, path in ((named, missing), (default, lone_clone.parent / "shared")):
+        assert done.returncode == 2
+        (line,) = done.stderr.strip().splitlines()
+        assert str(path) in line and "CAUNOI_LAWS_FILE" in line
+        assert "python -m knowledge build --no-default-corpus --docs" in line
+    assert "Không thấy bộ luật mặc định" in default.stderr
+    assert not index.exists()
+
+
+def test_build_reads_the_laws_of_the_file_caunoi_laws_file_names(lone_clone, model_dir, tmp_path):
+    laws = tmp_path / "luat-cua-tinh.json"
+    articles = [
+        {"id": "1", "text": "Phạm vi điều chỉnh\nLuật này quy định việc nuôi ong lấy mật ở xã "
+                            "vùng cao."},
+        {"id": "2", "text": "Hỗ trợ\nHộ nuôi ong được hỗ trợ mua thùng ong giống."},
+    ]
+    laws.write_text(json.dumps([{"id": "Luật Nuôi ong 2030", "articles": articles}],
+                               ensure_ascii=False), encoding="utf-8")
+    index = tmp_path / "index"
+    done = _run_in(lone_clone, "--index", str(index), "--model", str(model_dir), "build",
+                   CAUNOI_LAWS_FILE=str(laws))
+    assert done.returncode == 0, done.stderr
+    documents = _manifest(index)["documents"]
+    assert "Luật Nuôi ong 2030" in documents  # with the shipped documents of the default corpus
+    assert not any(doc.startswith("Luật Cư trú") for doc in documents)
+
+
+def test_the_provinces_documents_build_without_any_laws_file(lone_clone, model_dir, tmp_path):
+    docs = tmp_path / "van-ban-tinh"
+    docs.mkdir()
+    (docs / "ho-tro.md").write_text(LOCAL_POLICY, encoding="utf-8")
+    index = tmp_path / "index"
+    done = _run_in(lone_clone, "--index", str(index), "--model", str(model_dir), "build",
+                   "--no-default-corpus", "--docs", str(docs))
+    assert done.returncode == 0, done.stderr
+    assert list(_manifest(index)["documents"]) == ["ho-tro"]

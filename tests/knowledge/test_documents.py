@@ -10,6 +10,7 @@ from pathlib import Path
 import docx
 import pytest
 
+from knowledge import laws_file
 from knowledge.documents import (
     Article,
     DocumentError,
@@ -20,11 +21,16 @@ from knowledge.documents import (
     split_articles,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-# shared/ lies beside the clone (locally and in CI); the repo ships the same file.
-LAWS = REPO.parent / "shared" / "data" / "legal" / "laws.json"
-if not LAWS.exists():
-    LAWS = REPO / "knowledge" / "corpus" / "laws.json"
+
+def _laws_file() -> Path | None:
+    """The default corpus's laws (``knowledge.laws_file()``), or None where there are none."""
+    try:
+        return laws_file()
+    except FileNotFoundError:
+        return None
+
+
+LAWS = _laws_file()
 
 DECISION = """ỦY BAN NHÂN DÂN TỈNH LÀO CAI
 CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
@@ -410,7 +416,7 @@ def test_content_hash_tracks_text_and_metadata_only(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- laws.json
 
 
-@pytest.mark.skipif(not LAWS.exists(), reason="shared/data/legal/laws.json not present")
+@pytest.mark.skipif(LAWS is None, reason="shared/data/legal/laws.json not present")
 def test_load_laws_json_reads_all_laws_and_articles() -> None:
     laws = load_laws_json(LAWS, department_of={"Luật Cư trú 2020": "cong-an"}.get)
     assert len(laws) == 21

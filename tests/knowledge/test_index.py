@@ -1,6 +1,6 @@
 import json
 
-from knowledge.index import Sources
+from knowledge.sources import Sources
 
 
 def test_sources_refuse_a_second_document_with_the_same_id(tmp_path):

@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from knowledge.index import Sources, build_index
+from knowledge.index import build_index
 from knowledge.search import Searcher
+from knowledge.sources import Sources
 from tests.conftest import LOCAL_POLICY
 
 

@@ -7,9 +7,9 @@ import unicodedata
 import numpy as np
 import pytest
 
-from knowledge import samples
-from knowledge.index import CORPUS
+from knowledge import laws_file, sample_questions
 from knowledge.search import SIGNALS, Tuning, Weights, _Samples
+from knowledge.sources import CORPUS
 from tests.conftest import REPO, SHARED
 from vietnamese import fold, words
 
@@ -30,10 +30,10 @@ def test_a_bad_line_is_reported_with_its_number_and_the_rest_is_read(tmp_path):
         {"doc_id": "Luật Cư trú 2020", "article_id": True, "questions": ["x"]},
         {"doc_id": "Luật Cư trú 2020", "article_id": 23, "questions": ["  ", "tạm trú ở đâu"]},
     ])
-    found, errors = samples.read_file(tmp_path / "a.jsonl")
+    found, errors = sample_questions.read_file(tmp_path / "a.jsonl")
     assert found == [
-        samples.Sample("Luật Cư trú 2020", "20", "Nhập khẩu về nhà ck?"),
-        samples.Sample("Luật Cư trú 2020", "23", "tạm trú ở đâu"),  # number read as text
+        sample_questions.Sample("Luật Cư trú 2020", "20", "Nhập khẩu về nhà ck?"),
+        sample_questions.Sample("Luật Cư trú 2020", "23", "tạm trú ở đâu"),  # number read as text
     ]
     assert [str(e).split(":")[0] for e in errors] == [
         f"a.jsonl, dòng {n}" for n in (2, 3, 4, 5, 6, 7)
@@ -47,15 +47,15 @@ def test_text_is_normalised_and_repeats_dropped_across_files(tmp_path):
     _write(tmp_path / "b.jsonl", [{"doc_id": "d", "article_id": "1", "questions": [decomposed]}])
     _write(tmp_path / "a.jsonl", [{"doc_id": "d", "article_id": "1",
                                    "questions": ["Hòa giải ở thôn", "khác"]}])
-    found, errors = samples.load([tmp_path, tmp_path / "missing"])
+    found, errors = sample_questions.load([tmp_path, tmp_path / "missing"])
     assert not errors
     assert [s.text for s in found] == ["Hòa giải ở thôn", "khác"]  # a.jsonl first, one copy
 
 
 def test_samples_of_articles_not_indexed_are_dropped_with_a_note():
-    found = [samples.Sample("d", "1", "a"), samples.Sample("d", "9", "b"),
-             samples.Sample("x", "1", "c"), samples.Sample("y", "1", "d")]
-    kept, notes = samples.for_articles(found, {("d", "1")})
+    found = [sample_questions.Sample("d", "1", "a"), sample_questions.Sample("d", "9", "b"),
+             sample_questions.Sample("x", "1", "c"), sample_questions.Sample("y", "1", "d")]
+    kept, notes = sample_questions.for_articles(found, {("d", "1")})
     assert kept == found[:1]
     assert notes == [
         "1 câu hỏi mẫu của “d” chỉ tới điều không có trong văn bản: bỏ qua.",
@@ -93,9 +93,9 @@ SHIPPED = sorted((CORPUS / "samples").glob("*.jsonl"))
 
 
 def test_shipped_samples_read_cleanly_and_cover_every_article_of_the_laws():
-    found, errors = samples.load([CORPUS / "samples"])
+    found, errors = sample_questions.load([CORPUS / "samples"])
     assert SHIPPED and not errors
-    laws = json.loads((CORPUS / "laws.json").read_text(encoding="utf-8"))
+    laws = json.loads(laws_file().read_text(encoding="utf-8"))
     articles = {(law["id"], a["id"]) for law in laws for a in law["articles"]}
     covered = {s.article for s in found}
     assert covered <= articles
@@ -117,7 +117,7 @@ def _folded_words(text: str) -> tuple[str, ...]:
 def test_no_evaluation_question_is_a_sample(path):
     """The sample questions were written from the laws alone; an evaluation question copied
     into them would make the benchmark figures meaningless."""
-    found, _ = samples.load([CORPUS / "samples"])
+    found, _ = sample_questions.load([CORPUS / "samples"])
     shipped = {_folded_words(s.text) for s in found}
     copies = [q["text"] for q in json.loads(path.read_text(encoding="utf-8"))
               if _folded_words(q["text"]) in shipped]

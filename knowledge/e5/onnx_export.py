@@ -1,13 +1,10 @@
-"""The e5 encoder as an ONNX Runtime graph: the same vectors, about twice as fast.
+"""Export the e5 query graph for ONNX Runtime and keep it only if it gives torch's vectors.
 
-A search spends most of its time encoding the one query (~25 ms in torch on one thread here);
-ONNX Runtime runs the same graph in ~12 ms. The graph (transformer + mean pooling + L2) is
-exported at install time, in a process of its own because tracing changes the model object it
-traces, and checked against torch before it is kept (cosine ≥ 0.999 on Vietnamese text).
-Passages go through the same graph ("passage: " prefix, small length-sorted batches, all
-cores while building): 6,300 passages in about half the time torch takes on two cores.
+Tracing changes the model object it traces, so the export runs in a process of its own
+(:func:`ensure` starts it); the graph is kept when its vectors match torch's (cosine ≥ 0.999 on
+Vietnamese text), and stamped with the model it was made from.
 
-    python -m knowledge.onnx_query MODEL_DIR
+    python -m knowledge.e5.onnx_export MODEL_DIR
 """
 
 from __future__ import annotations
@@ -19,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-FILE = "query.onnx"
-STAMP = "query.onnx.json"
-FORMAT = 1
+from knowledge.e5.encoder import QUERY_PREFIX, Encoder
+from knowledge.e5.onnx_graph import FILE, FORMAT, STAMP, is_current, model_stamp, run, session
+
 CHECK_TEXTS = (
     "thủ tục đăng ký thường trú cho con ở xã vùng cao như thế nào",
     "cho e hỏi xây nhà trên đất nương thì có phải xin phép ko ạ",
@@ -30,52 +27,16 @@ CHECK_TEXTS = (
 MIN_COSINE = 0.999
 
 
-def _model_stamp(model_dir: Path) -> str:
-    stamp = json.loads((model_dir / "caunoi-model.json").read_text(encoding="utf-8"))
-    return str(stamp.get("source_sha256"))
-
-
-def is_current(model_dir: Path) -> bool:
-    try:
-        stamp = json.loads((model_dir / STAMP).read_text(encoding="utf-8"))
-        return (
-            stamp.get("format") == FORMAT
-            and stamp.get("model") == _model_stamp(model_dir)
-            and (model_dir / FILE).is_file()
-        )
-    except (OSError, ValueError):
-        return False
-
-
 def ensure(model_dir: Path) -> bool:
     """Export (in a child process) unless current; False if it could not be made faithful."""
     if is_current(model_dir):
         return True
-    out = subprocess.run([sys.executable, "-m", "knowledge.onnx_query", str(model_dir)])
+    out = subprocess.run([sys.executable, "-m", "knowledge.e5.onnx_export", str(model_dir)])
     return out.returncode == 0 and is_current(model_dir)
-
-
-def session(path: Path, threads: int = 1):
-    """An ONNX Runtime session; one thread for queries (two cores are shared with everything
-    else), all cores for encoding passages in bulk."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def run(sess, features: dict) -> np.ndarray:
-    inputs = {k: np.asarray(features[k], dtype=np.int64) for k in ("input_ids", "attention_mask")}
-    return sess.run(None, inputs)[0].astype(np.float32)
 
 
 def _export(model_dir: Path) -> int:
     import torch
-
-    from knowledge.dense import QUERY_PREFIX, Encoder
 
     encoder = Encoder(model_dir)
     tokenizer, model = encoder._tokenizer, encoder._transformer.eval()
@@ -115,7 +76,7 @@ def _export(model_dir: Path) -> int:
         print(f"ONNX query encoder rejected: cosine {cosine:.5f} < {MIN_COSINE}", file=sys.stderr)
         return 1
     tmp.replace(model_dir / FILE)
-    stamp = {"format": FORMAT, "model": _model_stamp(model_dir), "min_cosine": round(cosine, 6)}
+    stamp = {"format": FORMAT, "model": model_stamp(model_dir), "min_cosine": round(cosine, 6)}
     (model_dir / STAMP).write_text(json.dumps(stamp), encoding="utf-8")
     print(f"Bộ mã hóa câu hỏi ONNX: {model_dir / FILE} (cosine với torch {cosine:.5f})")
     return 0

