@@ -39,7 +39,7 @@ def _serve(args) -> int:
     from feedback_api.migrate import migrate_and_seed
     from feedback_api.settings import Settings
 
-    settings = Settings.from_env()
+    settings = Settings()
     migrate_and_seed(settings.database_url)  # once, before any process starts
     if args.bootstrap_admin:
         _bootstrap_admin()
@@ -90,7 +90,7 @@ def _migrate(args) -> int:
     from feedback_api.migrate import migrate_and_seed
     from feedback_api.settings import Settings
 
-    migrate_and_seed(Settings.from_env().database_url)
+    migrate_and_seed(Settings().database_url)
     print("Cơ sở dữ liệu đã ở phiên bản mới nhất.")
     return 0
 
@@ -100,7 +100,7 @@ def _session():
     from feedback_api.migrate import migrate_and_seed
     from feedback_api.settings import Settings
 
-    url = Settings.from_env().database_url
+    url = Settings().database_url
     migrate_and_seed(url)
     return Database(url)
 

@@ -1,30 +1,44 @@
-"""One Settings object reads the environment (CAUNOI_*, DATABASE_URL); nothing else does."""
+"""One Settings object reads the environment (CAUNOI_*, DATABASE_URL); nothing else does.
+
+``Settings()`` reads the variables named below (``CAUNOI_`` + the field name in capitals,
+except ``DATABASE_URL`` and ``CAUNOI_ENV``); keyword arguments override them, so tests build
+``Settings(load_search=False)``. The object is immutable.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from knowledge import DEFAULT_INDEX, DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "var"
 DEV_SECRET = "dev-only-secret-change-me"
+KINDS = ("complaint", "proposal", "question")
+OFF = {"0", "false", "no", "off"}  # a flag is on unless it says one of these
+SERVICE_LEVELS_FORMAT = "CAUNOI_SERVICE_LEVELS cần dạng complaint=10,proposal=15,question=5"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CAUNOI_", frozen=True, validate_by_name=True, hide_input_in_errors=True
+    )
+
     index_dir: Path = DEFAULT_INDEX
     model_dir: Path = DEFAULT_MODEL
     max_query_chars: int = 1000
-    max_k: int = 20
     # Feedback store: SQLite (WAL) under var/ unless DATABASE_URL names PostgreSQL.
-    database_url: str = f"sqlite:///{DEFAULT_DATA / 'caunoi.db'}"
+    database_url: str = Field(
+        f"sqlite:///{DEFAULT_DATA / 'caunoi.db'}", validation_alias=AliasChoices("DATABASE_URL")
+    )
     secret_key: str = DEV_SECRET
-    environment: str = "development"  # "production" refuses the development secret
+    # "production" refuses the development secret.
+    environment: str = Field("development", validation_alias=AliasChoices("CAUNOI_ENV"))
     public_url: str = "http://127.0.0.1:8000"
-    max_feedback_chars: int = 5000
     # Notifications: SMTP for liaisons' email; the worker drains the outbox in-process.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -34,8 +48,9 @@ class Settings:
     dev_mailbox: bool = False
     mail_dir: Path = DEFAULT_DATA / "mail"
     worker_interval: float = 0.5
-    # Service levels in working days per kind, and the holiday calendar file.
-    service_levels: dict[str, int] = field(
+    # Service levels in working days per kind ("complaint=10,proposal=15,question=5" in the
+    # environment), and the holiday calendar file.
+    service_levels: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=lambda: {"complaint": 10, "proposal": 15, "question": 5}
     )
     holidays_file: Path | None = None
@@ -49,71 +64,50 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 60.0
 
-    def __post_init__(self) -> None:
+    @field_validator("run_worker", "load_search", "dev_mailbox", "migrate_on_start", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> Any:
+        return value.strip().lower() not in OFF if isinstance(value, str) else value
+
+    @field_validator("service_levels", mode="before")
+    @classmethod
+    def _service_levels(cls, value: Any) -> Any:
+        """Working days per kind; every kind must be given a positive number."""
+        if not isinstance(value, str):
+            return value
+        levels = {}
+        for part in value.split(","):
+            kind, _, days = part.partition("=")
+            try:
+                levels[kind.strip()] = int(days)
+            except ValueError:
+                raise ValueError(SERVICE_LEVELS_FORMAT) from None
+        return levels
+
+    @field_validator("service_levels")
+    @classmethod
+    def _every_kind(cls, levels: dict[str, int]) -> dict[str, int]:
+        if set(levels) != set(KINDS) or min(levels.values()) < 1:
+            raise ValueError(SERVICE_LEVELS_FORMAT)
+        return levels
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: str) -> str:
+        """postgres:// and postgresql:// both mean psycopg 3."""
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @field_validator("api_workers")
+    @classmethod
+    def _at_least_one(cls, workers: int) -> int:
+        return max(1, workers)
+
+    @model_validator(mode="after")
+    def _no_dev_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("CAUNOI_SECRET_KEY phải được đặt khi chạy production")
+        return self
 
-    @classmethod
-    def from_env(cls, **overrides) -> Settings:
-        env = os.environ
-        values: dict = {
-            "index_dir": Path(env.get("CAUNOI_INDEX_DIR", DEFAULT_INDEX)),
-            "model_dir": Path(env.get("CAUNOI_MODEL_DIR", DEFAULT_MODEL)),
-        }
-        if "DATABASE_URL" in env:
-            values["database_url"] = _sqlalchemy_url(env["DATABASE_URL"])
-        text = {
-            "CAUNOI_SECRET_KEY": "secret_key",
-            "CAUNOI_ENV": "environment",
-            "CAUNOI_PUBLIC_URL": "public_url",
-            "CAUNOI_SMTP_HOST": "smtp_host",
-            "CAUNOI_SMTP_SENDER": "smtp_sender",
-            "CAUNOI_RASA_URL": "rasa_url",
-        }
-        for name, attr in text.items():
-            if name in env:
-                values[attr] = env[name]
-        if "CAUNOI_SMTP_PORT" in env:
-            values["smtp_port"] = int(env["CAUNOI_SMTP_PORT"])
-        if "CAUNOI_SERVICE_LEVELS" in env:  # e.g. "complaint=10,proposal=15,question=5"
-            values["service_levels"] = _service_levels(env["CAUNOI_SERVICE_LEVELS"])
-        if "CAUNOI_API_WORKERS" in env:
-            values["api_workers"] = max(1, int(env["CAUNOI_API_WORKERS"]))
-        if "CAUNOI_RASA_TIMEOUT" in env:
-            values["rasa_timeout"] = float(env["CAUNOI_RASA_TIMEOUT"])
-        if "CAUNOI_WORKER_INTERVAL" in env:
-            values["worker_interval"] = float(env["CAUNOI_WORKER_INTERVAL"])
-        if "CAUNOI_MAIL_DIR" in env:
-            values["mail_dir"] = Path(env["CAUNOI_MAIL_DIR"])
-        if "CAUNOI_HOLIDAYS_FILE" in env:
-            values["holidays_file"] = Path(env["CAUNOI_HOLIDAYS_FILE"])
-        flags = {
-            "CAUNOI_RUN_WORKER": "run_worker",
-            "CAUNOI_LOAD_SEARCH": "load_search",
-            "CAUNOI_DEV_MAILBOX": "dev_mailbox",
-            "CAUNOI_MIGRATE_ON_START": "migrate_on_start",
-        }
-        for name, attr in flags.items():
-            if name in env:
-                values[attr] = env[name].strip().lower() not in {"0", "false", "no", "off"}
-        values.update(overrides)
-        return cls(**values)
-
-
-def _service_levels(text: str) -> dict[str, int]:
-    """Working days per kind; every kind must be given a positive number."""
-    levels = {}
-    for part in text.split(","):
-        kind, _, days = part.partition("=")
-        levels[kind.strip()] = int(days)
-    if set(levels) != {"complaint", "proposal", "question"} or min(levels.values()) < 1:
-        raise ValueError("CAUNOI_SERVICE_LEVELS cần dạng complaint=10,proposal=15,question=5")
-    return levels
-
-
-def _sqlalchemy_url(url: str) -> str:
-    """postgres:// and postgresql:// both mean psycopg 3."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url

@@ -1,6 +1,10 @@
 """Background work of the service: routing new items, escalating overdue ones, and draining
 the outbox. Runs in threads of the API process by default, or alone (``python -m feedback_api
 worker``) in production, where several workers share the load through SKIP LOCKED.
+
+It lives at the top of the package, beside main.py, because it spans three domains: the
+department classifier (departments/), the lifecycle flows (feedback/) and the outbox
+(notify/). Inside any one of them it would make that domain import the other two.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedback_api.db import Database
+from feedback_api.departments.classifier import ClassifierHolder, cited_departments_fn
 from feedback_api.departments.orm import Department
 from feedback_api.feedback import flows
 from feedback_api.notify.worker import Worker, default_senders
@@ -33,12 +38,12 @@ class Background:
         database: Database,
         settings: Settings,
         *,
-        router: Callable[[], object],
+        classifier: ClassifierHolder,
         cited_departments: Callable[[list[dict]], list[str]],
     ) -> None:
         self.database = database
         self.settings = settings
-        self.router = router
+        self.classifier = classifier
         self.cited_departments = cited_departments
         self.outbox = Worker(
             database,
@@ -55,13 +60,11 @@ class Background:
         return flows.escalate_overdue(session, now, public_url=self.settings.public_url)
 
     def _refresh_if_departments_changed(self) -> None:
-        """Admins edit mandates in the API process; this process's router must follow."""
+        """Admins edit mandates in the API process; this process's classifier must follow."""
         with self.database.session() as session:
             version = session.scalar(select(func.max(Department.updated_at)))
         if self._departments_version is not None and version != self._departments_version:
-            refresh = getattr(self.router, "refresh", None)
-            if refresh is not None:
-                refresh()
+            self.classifier.refresh()
         self._departments_version = version
 
     def route_all(self) -> int:
@@ -71,7 +74,7 @@ class Background:
         while not self._stop.is_set():
             n = flows.route_pending(
                 self.database,
-                router=self.router(),
+                classifier=self.classifier.current(),
                 cited_departments=self.cited_departments,
                 public_url=self.settings.public_url,
                 limit=ROUTING_BATCH,
@@ -100,9 +103,9 @@ class Background:
     def start(self) -> Background:
         thread, stop = self.outbox.start_in_thread(self.settings.worker_interval)
         self._outbox_stop = stop
-        router = threading.Thread(target=self._route_loop, name="caunoi-routing", daemon=True)
-        router.start()
-        self._threads = [thread, router]
+        routing = threading.Thread(target=self._route_loop, name="caunoi-routing", daemon=True)
+        routing.start()
+        self._threads = [thread, routing]
         return self
 
     def wake(self) -> None:
@@ -120,24 +123,23 @@ def run_worker_process() -> int:
     """``python -m feedback_api worker``: routing, escalation and the outbox until SIGTERM."""
     import signal
 
-    from feedback_api.main import RouterHolder, cited_departments_fn
     from feedback_api.migrate import migrate_and_seed
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings.from_env(run_worker=True)
+    settings = Settings(run_worker=True)
     if settings.migrate_on_start:
         migrate_and_seed(settings.database_url)
     database = Database(settings.database_url)
     searcher = None
     if settings.load_search and (settings.index_dir / "manifest.json").exists():
-        from knowledge.search import Searcher
+        from knowledge import Searcher
 
         searcher = Searcher(settings.index_dir, model_dir=settings.model_dir)
-    holder = RouterHolder(database, settings, searcher)
+    classifier = ClassifierHolder(database, searcher=searcher, model_dir=settings.model_dir)
     background = Background(
-        database, settings, router=holder, cited_departments=cited_departments_fn(searcher)
+        database, settings, classifier=classifier, cited_departments=cited_departments_fn(searcher)
     )
-    holder()  # build the router before taking work (until then SIGTERM simply ends us)
+    classifier.current()  # build it before taking work (until then SIGTERM simply ends us)
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
@@ -167,10 +169,3 @@ def spawn_worker_process():
     return subprocess.Popen(
         [sys.executable, "-m", "feedback_api", "worker"], preexec_fn=_child
     )
-
-
-def start_worker(app) -> Background:
-    state = app.state
-    return Background(
-        state.db, state.settings, router=state.router, cited_departments=state.cited_departments
-    ).start()

@@ -25,10 +25,7 @@ from scipy.optimize import minimize
 from benchmarks.common import DATA, REPO, fold, publish, save, table
 from feedback_api.departments import routing as R
 from feedback_api.departments.routing_keywords import folded_words
-from knowledge import dense
-from knowledge.chat import default_lexicon
-from knowledge.diacritics import DiacriticRestorer, read_phrases
-from knowledge.index import CORPUS
+from knowledge import DiacriticRestorer, Encoder, default_lexicon, laws_file, read_phrases
 from vietnamese import is_unaccented, normalize
 
 SETS = {
@@ -61,7 +58,7 @@ def stack(features: list[R.Features], labels: list[int]) -> Rows:
     )
 
 
-def tuning_rows(router: R.Router, dev: list[dict]) -> Rows:
+def tuning_rows(router: R.DepartmentClassifier, dev: list[dict]) -> Rows:
     """Features of every dev item, as written and accent-folded, + the not_feedback texts.
 
     The weights are fitted on dev rather than on the examples: the examples are the kNN
@@ -101,7 +98,9 @@ def load_set(name: str) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
 
-def decisions(router: R.Router, items: list[dict]) -> list[tuple[R.RoutingDecision, str]]:
+def decisions(
+    router: R.DepartmentClassifier, items: list[dict]
+) -> list[tuple[R.RoutingDecision, str]]:
     return [(router.route(it["text"]), it["department"]) for it in items]
 
 
@@ -146,7 +145,7 @@ def per_department(results: dict[str, list[tuple[R.RoutingDecision, str]]]) -> l
     ]
 
 
-def cross_validation(router: R.Router, dev: list[dict], *, folds: int = 5) -> dict:
+def cross_validation(router: R.DepartmentClassifier, dev: list[dict], *, folds: int = 5) -> dict:
     """5-fold top-1 over examples + dev, each fold routed with a bank of the others."""
     items = [(t, c) for t, c in R.load_examples()] + [(d["text"], d["department"]) for d in dev]
     texts = [t for t, _ in items]
@@ -175,7 +174,7 @@ def corpus_restore() -> Callable[[str], str]:
     """What the API passes as ``restore`` (Searcher.interpret(text).restored), rebuilt
     without an index: chat spellings expanded, then diacritics restored by a restorer
     fitted on the law corpus and everyday phrases, as the index build does."""
-    laws = json.loads((CORPUS / "laws.json").read_text(encoding="utf-8"))
+    laws = json.loads(laws_file().read_text(encoding="utf-8"))
     texts = [article["text"] for law in laws for article in law["articles"]]
     restorer = DiacriticRestorer.fit(texts, extra_texts=read_phrases())
     lexicon = default_lexicon()
@@ -191,8 +190,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tune", action="store_true", help="refit weights and threshold")
     args = parser.parse_args()
-    encoder = dense.Encoder(REPO / "models" / "multilingual-e5-small")
-    router = R.Router.default(encoder)
+    encoder = Encoder(REPO / "models" / "multilingual-e5-small")
+    router = R.DepartmentClassifier.default(encoder)
     dev = load_set("dev")
     if args.tune:
         weights = fit_weights(tuning_rows(router, dev))

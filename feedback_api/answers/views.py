@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from feedback_api.answers import service
 from feedback_api.answers.schemas import VoteCreate, VoteRecorded, VoteSummary
-from feedback_api.deps import DbSession, Official, Service
+from feedback_api.deps import DbSession, Official, Service, SettingsDep
 from feedback_api.errors import Invalid
-from feedback_api.feedback.schemas import error_responses
+from feedback_api.http import error_responses, idempotent_responses
 
 router = APIRouter(prefix="/api/v1/answers", tags=["answers"])
 
@@ -21,15 +21,13 @@ router = APIRouter(prefix="/api/v1/answers", tags=["answers"])
     response_model=VoteRecorded,
     status_code=201,
     summary="Ghi nhận đánh giá của người dân về câu trả lời",
-    responses={200: {"model": VoteRecorded, "description": "Đã nhận trước đó (cùng khóa)"},
-               **error_responses(400, 401, 403, 409, 413)},
+    responses=idempotent_responses(VoteRecorded, 400, 401, 403, 409, 413),
 )
 def record_vote(
-    request: Request, response: Response, body: VoteCreate, session: DbSession,
-    principal: Service,
+    response: Response, body: VoteCreate, session: DbSession, principal: Service,
+    settings: SettingsDep,
 ) -> VoteRecorded:
-    secret = request.app.state.settings.secret_key
-    vote, created = service.record_vote(session, data=body, secret=secret)
+    vote, created = service.record_vote(session, data=body, secret=settings.secret_key)
     session.commit()
     if not created:
         response.status_code = 200

@@ -7,14 +7,19 @@ links quote it (%20, %2C, %2F), and the route takes everything up to the last se
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from feedback_api.chat.articles import Article, ArticleIndex
+from feedback_api.chat.deps import ChatDep
 from feedback_api.chat.pages import render
 from feedback_api.departments import service as departments
+from feedback_api.deps import DbSession, SearcherDep
 from feedback_api.errors import NotFound
-from feedback_api.feedback.schemas import error_responses
+from feedback_api.http import error_responses
 
 router = APIRouter()
 NOT_FOUND = "Không tìm thấy điều luật này. Có thể đường dẫn đã cũ hoặc văn bản đã được thay thế."
@@ -40,33 +45,28 @@ class ArticlePublic(BaseModel):
     sections: list[ArticleSectionPublic]
 
 
-def _article_index(request: Request) -> ArticleIndex | None:
-    state = request.app.state
-    searcher = getattr(state, "searcher", None)
-    if searcher is None:
-        return None
-    index = getattr(state, "chat_articles", None)
-    if index is None or index.searcher is not searcher:
-        index = state.chat_articles = ArticleIndex(searcher)
-    return index
+async def _article_index(searcher: SearcherDep, chat: ChatDep) -> ArticleIndex | None:
+    return chat.articles.index(searcher)
 
 
-def _department_name(request: Request, code: str | None) -> str | None:
+Articles = Annotated[ArticleIndex | None, Depends(_article_index)]  # None: no index loaded
+
+
+def _department_name(session: Session, code: str | None) -> str | None:
     if not code:
         return None
     try:
-        with request.app.state.db.session() as session:
-            return departments.get_department(session, code=code).name
+        return departments.get_department(session, code=code).name
     except NotFound:
         return None
 
 
-def _public(request: Request, article: Article) -> ArticlePublic:
+def _public(session: Session, article: Article) -> ArticlePublic:
     return ArticlePublic(
         law_id=article.law_id, law_title=article.law_title, article_id=article.article_id,
         article_title=article.article_title, citation=article.citation,
         department=article.department,
-        department_name=_department_name(request, article.department),
+        department_name=_department_name(session, article.department),
         status=article.status, source_url=article.source_url, text=article.text,
         sections=[ArticleSectionPublic(clauses=s.clauses, text=s.text) for s in article.sections],
     )
@@ -75,23 +75,23 @@ def _public(request: Request, article: Article) -> ArticlePublic:
 @router.get("/api/v1/articles/{law_id:path}/{article_id}", response_model=ArticlePublic,
             responses=error_responses(404, 503), tags=["search"],
             summary="Toàn văn một điều luật (để đọc thêm)")
-def article_json(request: Request, law_id: str, article_id: str) -> ArticlePublic:
-    index = _article_index(request)
+def article_json(
+    law_id: str, article_id: str, index: Articles, session: DbSession
+) -> ArticlePublic:
     if index is None:
         raise HTTPException(503, NO_SEARCH)
     article = index.get(law_id, article_id)
     if article is None:
         raise HTTPException(404, NOT_FOUND)
-    return _public(request, article)
+    return _public(session, article)
 
 
 @router.get("/van-ban/{law_id:path}/{article_id}", include_in_schema=False)
-def article_page(request: Request, law_id: str, article_id: str):
-    index = _article_index(request)
+def article_page(law_id: str, article_id: str, index: Articles, session: DbSession):
     if index is None:
         return render("error.html", status=503, title="Tạm ngừng tra cứu", message=NO_SEARCH)
     article = index.get(law_id, article_id)
     if article is None:
         return render("error.html", status=404, title="Không tìm thấy", message=NOT_FOUND)
     return render("article.html", article=article,
-                  department_name=_department_name(request, article.department))
+                  department_name=_department_name(session, article.department))

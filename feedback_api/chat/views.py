@@ -16,14 +16,13 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from feedback_api.chat.pages import HERE, SenderCookies, render
-from feedback_api.chat.rasa import RasaClient
+from feedback_api.chat.deps import Chat, ChatDep
+from feedback_api.chat.pages import HERE, render
 from feedback_api.errors import DomainError, Invalid
+from feedback_api.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 MAX_MESSAGE = 2000
-# Waiting for Rasa holds a thread; chats get their own pool so they never starve other routes.
-RASA_THREADS = 64
 
 
 class UnsupportedMedia(DomainError):
@@ -35,21 +34,11 @@ class ChatMessageIn(BaseModel):
     payload: str | None = None
 
 
-def rasa_client(settings) -> RasaClient:
-    """Rasa's address and timeout (CAUNOI_RASA_URL, CAUNOI_RASA_TIMEOUT in Settings)."""
-    return RasaClient(base_url=settings.rasa_url, timeout=settings.rasa_timeout)
-
-
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """The chat and read-more pages, their JSON endpoints and static files."""
     from feedback_api.chat.article_views import router as articles_router
 
-    settings = app.state.settings
-    app.state.chat_rasa = rasa_client(settings)
-    app.state.chat_senders = SenderCookies(
-        settings.secret_key, secure=settings.public_url.startswith("https://")
-    )
-    app.state.chat_threads = anyio.CapacityLimiter(RASA_THREADS)
+    app.state.chat = Chat.from_settings(settings)
     app.include_router(router)
     app.include_router(articles_router)
     app.mount("/chat/static", StaticFiles(directory=HERE / "static"), name="chat-static")
@@ -67,15 +56,15 @@ def _text(value: str | None, *, what: str, empty: str) -> str:
 
 
 @router.get("/chat")
-def chat_page(request: Request):
+def chat_page(request: Request, chat: ChatDep):
     response = render("chat.html", max_message=MAX_MESSAGE)
-    request.app.state.chat_senders.ensure(request, response)
+    chat.senders.ensure(request, response)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @router.post("/chat/api/messages")
-async def post_message(request: Request, response: Response) -> list[dict[str, Any]]:
+async def post_message(request: Request, response: Response, chat: ChatDep) -> list[dict[str, Any]]:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise UnsupportedMedia("Tin nhắn phải được gửi dạng JSON (application/json).")
     try:
@@ -87,10 +76,8 @@ async def post_message(request: Request, response: Response) -> list[dict[str, A
     text = shown
     if body.payload is not None:  # a button: its payload goes to Rasa, its title was shown
         text = _text(body.payload, what="Lựa chọn", empty="Lựa chọn đang trống.")
-    app = request.app
-    sender = app.state.chat_senders.ensure(request, response)
+    sender = chat.senders.ensure(request, response)
     response.headers["Cache-Control"] = "no-store"
     return await anyio.to_thread.run_sync(
-        lambda: app.state.chat_rasa.send(sender=sender, text=text),
-        limiter=app.state.chat_threads,
+        lambda: chat.rasa.send(sender=sender, text=text), limiter=chat.threads
     )

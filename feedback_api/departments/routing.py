@@ -1,4 +1,4 @@
-"""Department routing: which department should answer a new citizen feedback item.
+"""The department classifier: which department should answer a new citizen feedback item.
 
 Signals, strongest first:
 
@@ -15,12 +15,12 @@ Signals, strongest first:
 
 The four text features are combined by a conditional-logit model (softmax over
 departments of a weighted sum, five numbers fitted on the dev set by
-``benchmarks/routing.py --tune``); a constant "none of them" logit absorbs mass when no
-department is similar at all, so greetings and gibberish get low confidence. Confidence
-is the winner's probability. Below the tuned threshold the item goes to central triage
-(Văn phòng UBND tỉnh) marked "needs routing". Formal complaints and denunciations
-(khiếu nại, tố cáo) always go to the inspectorate (Thanh tra tỉnh): they have their own
-legal procedure, whatever the cited passage.
+``python -m benchmarks.routing.departments --tune``); a constant "none of them" logit
+absorbs mass when no department is similar at all, so greetings and gibberish get low
+confidence. Confidence is the winner's probability. Below the tuned threshold the item
+goes to central triage (Văn phòng UBND tỉnh) marked "needs routing". Formal complaints and
+denunciations (khiếu nại, tố cáo) always go to the inspectorate (Thanh tra tỉnh): they have
+their own legal procedure, whatever the cited passage.
 """
 
 from __future__ import annotations
@@ -33,25 +33,24 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from feedback_api.departments.codes import CENTRAL, INSPECTORATE
 from feedback_api.departments.routing_keywords import (
     KeywordMatcher,
     folded_words,
     is_formal_complaint,
 )
-from knowledge import dense
+from knowledge import QUERY_PREFIX, Encoder, set_threads
 from vietnamese import normalize
 
 __all__ = [
     "Alternative",
+    "DepartmentClassifier",
     "DepartmentProfile",
-    "Router",
     "RoutingDecision",
     "Weights",
     "is_formal_complaint",
 ]
 
-TRIAGE = "van-phong-ubnd"
-FORMAL = "thanh-tra"
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "routing_data"
 SEED = HERE / "seed.json"
@@ -77,7 +76,7 @@ class Alternative:
 
 @dataclass(frozen=True)
 class RoutingDecision:
-    department: str  # chosen code; TRIAGE when not auto-routed
+    department: str  # chosen code; CENTRAL when not auto-routed
     confidence: float  # 0..1, the predicted department's probability
     auto_routed: bool  # False -> central triage, "needs routing"
     alternatives: list[Alternative]  # best-first top 3, before the triage fallback
@@ -128,7 +127,7 @@ class Weights:
 
 @dataclass(frozen=True)
 class Features:
-    """Per-department text features of one item (rows follow ``Router.codes``)."""
+    """Per-department text features of one item (rows follow ``DepartmentClassifier.codes``)."""
 
     knn: np.ndarray
     mandate: np.ndarray
@@ -158,15 +157,15 @@ def mandate_clauses(profile: DepartmentProfile) -> list[str]:
     return [f"{profile.name}: {profile.mandate}", *(c for c in clauses if c)]
 
 
-def _encode(encoder: dense.Encoder, texts: Sequence[str]) -> np.ndarray:
+def _encode(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     vecs = encoder.model.encode(
-        [dense.QUERY_PREFIX + t for t in texts], batch_size=32, normalize_embeddings=True
+        [QUERY_PREFIX + t for t in texts], batch_size=32, normalize_embeddings=True
     )
     return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
 
-class Router:
-    """Routes feedback text to a department.
+class DepartmentClassifier:
+    """Decides the department of feedback text (the routing of an item).
 
     Building encodes the examples and mandates (~600 short texts, 10-20 s on one core):
     build once per process; ``route`` then costs one query encoding (20-40 ms).
@@ -176,7 +175,7 @@ class Router:
         self,
         departments: Sequence[DepartmentProfile],
         *,
-        encoder: dense.Encoder,
+        encoder: Encoder,
         examples: Sequence[tuple[str, str]] | None = None,
         threshold: float | None = None,
         restore: Callable[[str], str] | None = None,
@@ -184,10 +183,10 @@ class Router:
         weights: Weights | None = None,
     ) -> None:
         self.codes = [d.code for d in departments]
-        if TRIAGE not in self.codes:
-            raise ValueError(f"thiếu phòng ban tiếp nhận chung {TRIAGE}")
+        if CENTRAL not in self.codes:
+            raise ValueError(f"thiếu phòng ban tiếp nhận chung {CENTRAL}")
         index = {c: i for i, c in enumerate(self.codes)}
-        dense.set_threads(1)  # two cores shared with other work: one thread is fastest
+        set_threads(1)  # two cores shared with other work: one thread is fastest
         self.encoder = encoder
         self.restore = restore
         self.weights = weights or Weights.load()
@@ -208,7 +207,9 @@ class Router:
         self.lexical_dept = self.example_dept[: len(examples)]
 
     @classmethod
-    def default(cls, encoder: dense.Encoder, restore: Callable[[str], str] | None = None) -> Router:
+    def default(
+        cls, encoder: Encoder, restore: Callable[[str], str] | None = None
+    ) -> DepartmentClassifier:
         """Seed departments, shipped examples and keywords, tuned weights and threshold."""
         return cls(seed_profiles(), encoder=encoder, examples=load_examples(), restore=restore)
 
@@ -277,12 +278,12 @@ class Router:
         total, semantic, keyword = self.logits(f)
         cited = [self.codes.index(c) for c in dict.fromkeys(cited_departments) if c in self.codes]
         total[cited] += CITATION_BONUS
-        formal = is_formal_complaint(text) and FORMAL in self.codes
+        formal = is_formal_complaint(text) and INSPECTORATE in self.codes
         if formal:
-            total[self.codes.index(FORMAL)] += FORMAL_BONUS
+            total[self.codes.index(INSPECTORATE)] += FORMAL_BONUS
         probs = _softmax_with_none(total, self.weights.none)
         order = np.argsort(-probs)
-        best = self.codes.index(FORMAL) if formal else int(order[0])
+        best = self.codes.index(INSPECTORATE) if formal else int(order[0])
         confidence = float(probs[best])
         auto = formal or confidence >= self.threshold
         if formal:
@@ -294,7 +295,7 @@ class Router:
             kw_margin = keyword[best] - keyword[runner]
             reason = "keywords" if kw_margin > semantic[best] - semantic[runner] else "semantic"
         return RoutingDecision(
-            department=self.codes[best] if auto else TRIAGE,
+            department=self.codes[best] if auto else CENTRAL,
             confidence=confidence,
             auto_routed=auto,
             alternatives=[
@@ -306,7 +307,7 @@ class Router:
         )
 
     def _triage_only(self) -> RoutingDecision:
-        return RoutingDecision(TRIAGE, 0.0, False, [], TRIAGE, "semantic", False)
+        return RoutingDecision(CENTRAL, 0.0, False, [], CENTRAL, "semantic", False)
 
 
 def _softmax_with_none(logits: np.ndarray, none_logit: float) -> np.ndarray:

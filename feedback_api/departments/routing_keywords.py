@@ -1,4 +1,4 @@
-"""Lexical signals for the department router: keyword hits and formal complaints.
+"""Lexical signals for the department classifier: keyword hits and formal complaints.
 
 Keywords are written accented and matched on whole words: as written in accented text,
 accent-folded in text typed without diacritics (so "so do" hits "sổ đỏ"). Matching accented

@@ -12,8 +12,6 @@ from feedback_api.departments.orm import Department, Liaison
 from feedback_api.errors import NotFound
 
 SEED = Path(__file__).with_name("seed.json")
-CENTRAL = "van-phong-ubnd"  # central intake and triage
-INSPECTORATE = "thanh-tra"  # formal complaints and denunciations
 
 
 def seed_departments(session: Session, *, path: Path = SEED) -> int:
@@ -36,16 +34,17 @@ def list_departments(session: Session) -> list[Department]:
     return list(session.scalars(select(Department).order_by(Department.code)))
 
 
+def department_names(session: Session) -> dict[str, str]:
+    """Department code -> name, in code order."""
+    return {d.code: d.name for d in list_departments(session)}
+
+
 def get_department(session: Session, *, code: str) -> Department:
     """One department or NotFound."""
     dept = session.get(Department, code)
     if dept is None:
         raise NotFound(f"Không có cơ quan mã '{code}'.")
     return dept
-
-
-def codes(session: Session) -> set[str]:
-    return set(session.scalars(select(Department.code)))
 
 
 def primary_liaison(dept: Department) -> Liaison | None:

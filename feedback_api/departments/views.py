@@ -1,17 +1,18 @@
-"""Departments (public list, admin edits) and the routing preview."""
+"""Departments (public list, admin edits) and the routing preview (the classifier's decision)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from feedback_api.auth.service import audit
 from feedback_api.departments import service
 from feedback_api.departments.orm import Department
-from feedback_api.deps import Admin, AnyToken, DbSession
-from feedback_api.feedback.schemas import error_responses, trimmed
+from feedback_api.deps import Admin, AnyToken, ClassifierDep, DbSession
+from feedback_api.feedback.schemas import trimmed
+from feedback_api.http import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["departments"])
 Text200 = trimmed(200, required=False)
@@ -101,7 +102,8 @@ def get_department(code: str, session: DbSession, principal: Admin) -> Departmen
               responses=error_responses(400, 401, 403, 404, 413),
               summary="Sửa tên, nhiệm vụ, đầu mối của cơ quan (quản trị)")
 def update_department(
-    request: Request, code: str, body: DepartmentUpdate, session: DbSession, principal: Admin
+    code: str, body: DepartmentUpdate, session: DbSession, principal: Admin,
+    classifier: ClassifierDep,
 ) -> DepartmentDetail:
     dept = service.update_department(
         session, code=code, name=body.name, mandate=body.mandate, webhook_url=body.webhook_url,
@@ -110,7 +112,7 @@ def update_department(
     audit(session, actor=principal.actor, action="department.update", target=code,
           details=body.model_dump(exclude_none=True))
     session.commit()
-    request.app.state.refresh_router()
+    classifier.refresh()
     return _detail(dept)
 
 
@@ -118,13 +120,13 @@ def update_department(
              responses=error_responses(400, 401, 403, 413),
              summary="Xem trước cơ quan sẽ nhận một nội dung")
 def routing_preview(
-    request: Request, body: RoutingRequest, session: DbSession, principal: AnyToken
+    body: RoutingRequest, session: DbSession, principal: AnyToken, classifier: ClassifierDep
 ) -> RoutingPreview:
-    # End this request's transaction first: building the router (first call) reads departments
+    # End this request's transaction first: building the classifier (first call) reads departments
     # in its own session and encodes for seconds, and on SQLite an open transaction here would
     # hold the only write lock all that time, or deadlock with that read.
     session.commit()
-    decision = request.app.state.router().route(body.text)
+    decision = classifier.current().route(body.text)
     return RoutingPreview(
         department=decision.department,
         confidence=round(decision.confidence, 4),

@@ -1,4 +1,4 @@
-"""Multi-step changes with side effects: routing, re-routing, replies, escalation.
+"""Multi-step changes with side effects: intake, routing, re-routing, replies, escalation.
 
 Side effects (email to liaisons, webhooks, replies to citizens) are outbox rows written in the
 same transaction as the change, so they happen exactly when the change commits.
@@ -14,11 +14,15 @@ from sqlalchemy.orm import Session
 
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
+from feedback_api.departments.codes import CENTRAL, INSPECTORATE
 from feedback_api.departments.orm import Department
+from feedback_api.departments.routing_keywords import is_formal_complaint
 from feedback_api.errors import IllegalTransition, Invalid
 from feedback_api.feedback import lifecycle
+from feedback_api.feedback.calendar import WorkCalendar
 from feedback_api.feedback.orm import FeedbackItem
-from feedback_api.feedback.service import add_event, change_status
+from feedback_api.feedback.schemas import FeedbackCreate
+from feedback_api.feedback.service import add_event, change_status, create_feedback
 from feedback_api.notify import service as outbox
 from feedback_api.notify import templates
 
@@ -32,6 +36,7 @@ FORMAL_PROCEDURE = {
         "chính thức; cán bộ sẽ hướng dẫn bạn các bước tiếp theo."
     ),
 }
+TO_INSPECTORATE = "Khiếu nại/tố cáo: chuyển Thanh tra tỉnh theo thủ tục riêng."
 
 
 def _notify_department(
@@ -127,10 +132,41 @@ def assign(
     return item
 
 
+def take_in(
+    session: Session,
+    *,
+    data: FeedbackCreate,
+    actor: str,
+    calendar: WorkCalendar,
+    service_levels: dict[str, int],
+    public_url: str,
+    department: str | None = None,
+    reason: str | None = None,
+) -> tuple[FeedbackItem, bool]:
+    """Store a submission once per idempotency key: (item, created).
+
+    A new formal complaint or denunciation goes to the inspectorate at once, whatever the
+    channel. Otherwise an item whose sender chose ``department`` (Open311) is assigned there
+    by that sender, and any other item stays ``new`` for the classifier (worker.py).
+    """
+    formal = is_formal_complaint(data.text)
+    item, created = create_feedback(
+        session, data=data, actor=actor, calendar=calendar, service_levels=service_levels,
+        formal_complaint=formal,
+    )
+    if created and (formal or department is not None):
+        assign(
+            session, item=item, department=INSPECTORATE if formal else department,
+            actor=actor if department is not None else "system:router",
+            public_url=public_url, reason=TO_INSPECTORATE if formal else reason,
+        )
+    return item, created
+
+
 def apply_decision(
     session: Session, *, item: FeedbackItem, decision, public_url: str
 ) -> FeedbackItem:
-    """Apply a router decision (central triage when it is not confident)."""
+    """Apply the classifier's decision (central triage when it is not confident)."""
     alternatives = [
         {"department": a.department, "score": round(a.score, 4)} for a in decision.alternatives
     ]
@@ -162,21 +198,21 @@ def pending_routing(session: Session, *, limit: int = 32) -> list[tuple[int, str
 def route_pending(
     database,
     *,
-    router,
+    classifier,
     cited_departments: Callable[[list[dict]], list[str]],
     public_url: str,
     limit: int = 32,
 ) -> int:
     """Route a batch of ``new`` items; returns how many were routed.
 
-    The router runs between two short transactions, so intake is never blocked behind the
+    The classifier runs between two short transactions, so intake is never blocked behind the
     encoder (SQLite has one writer); an item another worker routed meanwhile is skipped.
     """
     with database.session() as session:
         batch = pending_routing(session, limit=limit)
     if not batch:
         return 0
-    decisions = router.route_many(
+    decisions = classifier.route_many(
         [text for _, text, _ in batch], [cited_departments(c or []) for _, _, c in batch]
     )
     with database.session() as session:
@@ -237,7 +273,7 @@ def escalate_overdue(session: Session, now: datetime, *, public_url: str, limit:
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    central = departments.get_department(session, code=departments.CENTRAL)
+    central = departments.get_department(session, code=CENTRAL)
     items = list(session.scalars(query))
     for item in items:
         item.escalated_at = now
@@ -248,7 +284,7 @@ def escalate_overdue(session: Session, now: datetime, *, public_url: str, limit:
             item,
             actor="system:sla",
             action="escalated",
-            to_value=departments.CENTRAL,
+            to_value=CENTRAL,
             reason="Quá hạn xử lý theo quy định.",
         )
         _notify_department(

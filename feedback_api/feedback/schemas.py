@@ -196,26 +196,3 @@ class FeedbackList(BaseModel):
     counts: dict[str, int]
     items: list[FeedbackStatusPublic | dict]
 
-
-class ErrorPublic(BaseModel):
-    """Every error of the JSON API: one Vietnamese sentence (validation adds ``errors``)."""
-
-    detail: str
-    errors: list[dict] | None = None
-
-
-ERROR_MEANINGS = {
-    400: "Không đọc được nội dung gửi lên",
-    401: "Thiếu hoặc sai mã truy cập",
-    403: "Không có quyền",
-    404: "Không tìm thấy",
-    409: "Xung đột trạng thái hoặc khóa idempotency_key",
-    413: "Nội dung gửi lên quá lớn",
-    422: "Dữ liệu không hợp lệ",
-    503: "Dịch vụ tạm thời chưa sẵn sàng",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict]:
-    """OpenAPI ``responses`` for these error statuses, all shaped like ``ErrorPublic``."""
-    return {code: {"model": ErrorPublic, "description": ERROR_MEANINGS[code]} for code in codes}

@@ -5,15 +5,24 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback_api.answers import service as answers
 from feedback_api.auth.service import Principal
 from feedback_api.db import utcnow
+from feedback_api.departments.codes import CENTRAL
 from feedback_api.departments.orm import Department
-from feedback_api.deps import Admin, DbSession, Official, Service
+from feedback_api.deps import (
+    Admin,
+    CalendarDep,
+    DbSession,
+    Official,
+    Service,
+    SettingsDep,
+    WakeWorker,
+)
 from feedback_api.errors import Forbidden, NotFound
 from feedback_api.feedback import flows, lifecycle, service
 from feedback_api.feedback.orm import FeedbackItem
@@ -31,8 +40,8 @@ from feedback_api.feedback.schemas import (
     MergeBody,
     Status,
     TextBody,
-    error_responses,
 )
+from feedback_api.http import error_responses, idempotent_responses
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
 
@@ -103,34 +112,29 @@ def _created(session: Session, item: FeedbackItem) -> FeedbackCreated:
     response_model=FeedbackCreated,
     status_code=201,
     summary="Tiếp nhận phản ánh, kiến nghị hoặc câu hỏi chuyển tiếp",
-    responses={200: {"model": FeedbackCreated, "description": "Đã nhận trước đó (cùng khóa)"},
-               **error_responses(400, 401, 403, 409, 413)},
+    responses=idempotent_responses(FeedbackCreated, 400, 401, 403, 409, 413),
 )
 def submit(
-    request: Request,
     response: Response,
     body: FeedbackCreate,
     session: DbSession,
     principal: Service,
+    settings: SettingsDep,
+    calendar: CalendarDep,
+    wake_worker: WakeWorker,
     wait: Annotated[float, Query(ge=0, le=10, description="Chờ định tuyến tối đa (giây)")] = 0,
 ) -> FeedbackCreated:
-    state = request.app.state
     if body.tracking_code and principal.role != "service":
         raise Forbidden("Chỉ trợ lý ảo (mã truy cập dịch vụ) được đặt trước mã theo dõi.")
-    formal = state.is_formal_complaint(body.text)
-    item, created = service.create_feedback(
-        session, data=body, actor=principal.actor, calendar=state.calendar,
-        service_levels=state.settings.service_levels, formal_complaint=formal,
+    item, created = flows.take_in(
+        session, data=body, actor=principal.actor, calendar=calendar,
+        service_levels=settings.service_levels, public_url=settings.public_url,
     )
-    if created and formal:
-        flows.assign(session, item=item, department="thanh-tra", actor="system:router",
-                     public_url=state.settings.public_url,
-                     reason="Khiếu nại/tố cáo: chuyển Thanh tra tỉnh theo thủ tục riêng.")
     session.commit()
     if not created:
         response.status_code = 200
     elif item.status == "new":
-        state.wake_worker()
+        wake_worker()
         deadline = time.monotonic() + wait
         while item.status == "new" and time.monotonic() < deadline:
             # End each read before sleeping: on SQLite an open transaction holds the only write
@@ -185,17 +189,17 @@ def list_feedback(
               responses=error_responses(400, 401, 403, 404, 409, 413),
               summary="Đổi trạng thái, chuyển cơ quan, mức ưu tiên")
 def update_item(
-    request: Request, tracking_code: str, body: FeedbackUpdate, session: DbSession,
-    principal: Official,
+    tracking_code: str, body: FeedbackUpdate, session: DbSession, principal: Official,
+    settings: SettingsDep,
 ) -> FeedbackDetail:
     item = _visible(principal, service.get_by_code(session, code=tracking_code))
     if body.department is not None and body.department != item.department_code:
-        if principal.role == "liaison" and body.department != "van-phong-ubnd":
+        if principal.role == "liaison" and body.department != CENTRAL:
             raise Forbidden(
                 "Đầu mối chỉ có thể trả phản ánh về Văn phòng UBND tỉnh để phân loại lại."
             )
         flows.assign(session, item=item, department=body.department, actor=principal.actor,
-                     public_url=request.app.state.settings.public_url, reason=body.reason)
+                     public_url=settings.public_url, reason=body.reason)
     if body.status is not None and body.status != item.status:
         service.change_status(session, item=item, status=body.status, actor=principal.actor,
                               reason=body.reason)
@@ -245,11 +249,11 @@ def merge(
 @router.get("/personal-data", responses=error_responses(401, 403),
             summary="Xuất dữ liệu cá nhân của một người dân (quản trị)")
 def export_personal_data(
-    request: Request, session: DbSession, principal: Admin, channel: Channel,
+    session: DbSession, principal: Admin, settings: SettingsDep, channel: Channel,
     sender_id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> dict:
     items = service.personal_data(session, channel=channel, sender_id=sender_id)
-    votes = answers.votes_of(session, secret=request.app.state.settings.secret_key,
+    votes = answers.votes_of(session, secret=settings.secret_key,
                              channel=channel, sender_id=sender_id)
     return {"channel": channel, "sender_id": sender_id, "exported_at": utcnow(),
             "items": [detail(session, i).model_dump(mode="json") for i in items],
@@ -260,12 +264,12 @@ def export_personal_data(
 @router.delete("/personal-data", responses=error_responses(401, 403),
                summary="Xóa dữ liệu cá nhân của một người dân (quản trị)")
 def erase_personal_data(
-    request: Request, session: DbSession, principal: Admin, channel: Channel,
+    session: DbSession, principal: Admin, settings: SettingsDep, channel: Channel,
     sender_id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> dict:
     n = service.erase_personal_data(session, channel=channel, sender_id=sender_id,
                                     actor=principal.actor)
-    votes = answers.erase_voter(session, secret=request.app.state.settings.secret_key,
+    votes = answers.erase_voter(session, secret=settings.secret_key,
                                 channel=channel, sender_id=sender_id)
     session.commit()
     return {"erased_items": n, "erased_votes": votes}

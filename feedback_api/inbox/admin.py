@@ -1,6 +1,6 @@
 """The dashboard (every official) and the admin pages: departments and accounts.
 
-Each admin write is recorded with ``audit``; department edits rebuild the router.
+Each admin write is recorded with ``audit``; department edits rebuild the department classifier.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from feedback_api.auth.service import USER_ROLES, audit, create_user
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
 from feedback_api.departments.views import DepartmentUpdate
-from feedback_api.deps import DbSession
+from feedback_api.deps import ClassifierDep, DbSession
 from feedback_api.errors import DomainError, Invalid, NotFound
 from feedback_api.feedback import lifecycle
 from feedback_api.inbox import charts, stats
@@ -29,7 +29,7 @@ LIAISON_FIELDS = ("name", "email", "zalo_user_id", "phone")
 def dashboard(request: Request, me: Viewer, session: DbSession):
     scope = {me.department or ""} if me.role == "liaison" else None
     now = utcnow()
-    names = {d.code: d.name for d in departments.list_departments(session)}
+    names = departments.department_names(session)
     by_status = stats.by_department_and_status(session, departments=scope)
     weeks = stats.per_week(session, now=now, departments=scope)
     overdue = stats.overdue_by_department(session, now=now, departments=scope)
@@ -74,7 +74,8 @@ def _department_update(form: dict[str, str]) -> DepartmentUpdate:
 
 
 @router.post("/admin/departments/{code}")
-def department_save(request: Request, code: str, me: AdminUser, form: Form, session: DbSession):
+def department_save(request: Request, code: str, me: AdminUser, form: Form, session: DbSession,
+                    classifier: ClassifierDep):
     try:
         body = _department_update(form)
         departments.update_department(
@@ -90,7 +91,7 @@ def department_save(request: Request, code: str, me: AdminUser, form: Form, sess
         session.rollback()
         session_of(request).flash(exc.message, "error")
         return redirect(f"/inbox/admin/departments/{code}")
-    request.app.state.refresh_router()
+    classifier.refresh()
     session_of(request).flash("Đã lưu thông tin cơ quan.")
     return redirect("/inbox/admin/departments")
 
@@ -100,7 +101,7 @@ def department_save(request: Request, code: str, me: AdminUser, form: Form, sess
 @router.get("/admin/users")
 def user_list(request: Request, me: AdminUser, session: DbSession):
     users = list(session.scalars(select(User).order_by(User.active.desc(), User.username)))
-    names = {d.code: d.name for d in departments.list_departments(session)}
+    names = departments.department_names(session)
     return render(request, "users.html", users=users, departments=names, roles=USER_ROLES)
 
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from feedback_api.auth.orm import User
 from feedback_api.auth.service import Principal, principal_for_user
+from feedback_api.runtime import services_of
 
 COOKIE = "caunoi_inbox"
 MAX_AGE = 12 * 3600  # seconds: an official logs in once per working day
@@ -92,12 +93,12 @@ class SessionStore:
 
 
 def _load_principal(app: FastAPI, user_id: int) -> Principal | None:
-    with app.state.db.session() as db:
+    with services_of(app).db.session() as db:
         user = db.get(User, user_id)
         return principal_for_user(user) if user is not None and user.active else None
 
 
-def install_sessions(app: FastAPI) -> None:
+def install_sessions(app: FastAPI, store: SessionStore) -> None:
     """Read the cookie on /inbox and /api requests; set ``request.state.user_principal``.
 
     The JSON API accepts the cookie too, but for writes only with the session's CSRF token in
@@ -110,7 +111,6 @@ def install_sessions(app: FastAPI) -> None:
         path = request.url.path
         if path.startswith("/inbox/static") or not path.startswith(("/inbox", "/api/")):
             return await call_next(request)
-        store: SessionStore = app.state.inbox_sessions
         cookie = request.cookies.get(COOKIE)
         if path.startswith("/api/") and not cookie:
             return await call_next(request)

@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from feedback_api.auth.service import Principal, audit, authenticate
 from feedback_api.departments import service as departments
-from feedback_api.deps import DbSession
+from feedback_api.departments.codes import CENTRAL
+from feedback_api.deps import DbSession, SearcherDep, SettingsDep
 from feedback_api.errors import DomainError, Forbidden, Invalid, NotFound
 from feedback_api.feedback import flows, lifecycle, service
 from feedback_api.feedback.orm import FeedbackItem
 from feedback_api.feedback.similar import similar_items
 from feedback_api.inbox import export
+from feedback_api.inbox.articles import CitedArticles, InboxArticles
 from feedback_api.inbox.pages import (
     HERE,
     KINDS,
@@ -36,6 +38,7 @@ from feedback_api.inbox.pages import (
     render,
 )
 from feedback_api.inbox.sessions import SessionStore, install_sessions, session_of
+from feedback_api.settings import Settings
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 PAGE_SIZE = 25
@@ -44,15 +47,13 @@ MAX_TEXT = 5000
 MAX_REASON = 1000
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
     """Pages, static files, the session middleware and the HTML error pages."""
     from feedback_api.inbox.admin import router as admin_router
 
-    settings = app.state.settings
-    app.state.inbox_sessions = SessionStore(
-        settings.secret_key, secure=settings.public_url.startswith("https://")
-    )
-    install_sessions(app)
+    store = SessionStore(settings.secret_key, secure=settings.public_url.startswith("https://"))
+    app.state.inbox_articles = CitedArticles()
+    install_sessions(app, store)
     install_error_pages(app)
     app.include_router(router)
     app.include_router(admin_router)
@@ -137,10 +138,6 @@ def list_filters(request: Request, me: Principal) -> tuple[service.Filters, dict
     return filters, {k: v for k, v in query.items() if v}
 
 
-def _department_names(session: Session) -> dict[str, str]:
-    return {d.code: d.name for d in departments.list_departments(session)}
-
-
 @router.get("")
 def inbox(request: Request, me: Viewer, session: DbSession):
     filters, query = list_filters(request, me)
@@ -148,7 +145,7 @@ def inbox(request: Request, me: Viewer, session: DbSession):
     page = max(1, min(int(raw) if raw.isdigit() else 1, 100_000))
     filters.limit, filters.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
     items, total, counts = service.list_items(session, filters=filters)
-    names = _department_names(session)
+    names = departments.department_names(session)
     if me.role == "liaison":
         names = {k: v for k, v in names.items() if k == me.department}
     return render(
@@ -164,7 +161,7 @@ def export_csv(request: Request, me: Viewer, session: DbSession):
     filters, query = list_filters(request, me)
     filters.limit = EXPORT_LIMIT
     items, total, _ = service.list_items(session, filters=filters)
-    body = export.to_csv(items, _department_names(session))
+    body = export.to_csv(items, departments.department_names(session))
     audit(session, actor=me.actor, action="feedback.export", target="inbox",
           details={"filters": query, "rows": len(items)})
     session.commit()
@@ -187,44 +184,16 @@ def visible_item(session: Session, me: Principal, code: str) -> FeedbackItem:
     return item
 
 
-def _article_table(request: Request) -> dict[tuple[str, str], dict]:
-    """(law id, article id) -> the whole article (its passages joined), built once."""
-    table = getattr(request.app.state, "inbox_articles", None)
-    searcher = request.app.state.searcher
-    if table is None and searcher is not None:
-        table = {}
-        for p in searcher.passages:  # an article's passages are consecutive, in order
-            key = (p.doc_id, str(p.article_id))
-            if key in table:
-                table[key]["text"] += "\n" + p.text
-            else:
-                table[key] = {"citation": f"Điều {p.article_id} {p.doc_title}",
-                              "title": p.article_title, "text": p.text}
-        request.app.state.inbox_articles = table
-    return table or {}
-
-
-def cited_passages(request: Request, citations: list[dict]) -> list[dict]:
-    """Each citation with its article text when the search index is loaded."""
-    table = _article_table(request)
-    out = []
-    for c in citations:
-        law, article = c.get("law_id"), str(c.get("article_id"))
-        out.append(table.get((law, article))
-                   or {"citation": f"Điều {article} {law}", "title": None, "text": None})
-    return out
-
-
 @router.get("/items/{code}")
-def item_page(request: Request, code: str, me: Viewer, session: DbSession):
+def item_page(request: Request, code: str, me: Viewer, session: DbSession,
+              searcher: SearcherDep, articles: InboxArticles):
     item = visible_item(session, me, code)
-    names = _department_names(session)
-    targets = names if me.role != "liaison" else {
-        departments.CENTRAL: names.get(departments.CENTRAL, departments.CENTRAL)}
+    names = departments.department_names(session)
+    targets = names if me.role != "liaison" else {CENTRAL: names.get(CENTRAL, CENTRAL)}
     return render(
         request, "item.html", item=item, departments=names, route_targets=targets,
         overdue=service.is_overdue(item), merged_into=service.merged_into_code(session, item),
-        passages=cited_passages(request, item.citations),
+        passages=articles.lookup(searcher, item.citations),
         next_statuses=[s for s in lifecycle.next_statuses(item.status) if s != "merged"],
         can_reroute=item.status in lifecycle.OPEN, can_reply=item.status not in
         ("new", "rejected", "merged"), similar=similar_items(session, item=item),
@@ -247,16 +216,17 @@ def act(request: Request, session: Session, me: Principal, code: str,
 
 
 @router.post("/items/{code}/route")
-def reroute(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+def reroute(request: Request, code: str, me: Viewer, form: Form, session: DbSession,
+            settings: SettingsDep):
     def change(item: FeedbackItem) -> str:
         target = (form.get("department") or "").strip()
-        if me.role == "liaison" and target != departments.CENTRAL:
+        if me.role == "liaison" and target != CENTRAL:
             raise Forbidden("Đầu mối chỉ có thể trả phản ánh về Văn phòng UBND tỉnh "
                             "để phân loại lại.")
         reason = clean(form.get("reason"), limit=MAX_REASON,
                        required="Hãy ghi lý do chuyển cơ quan.")
         flows.assign(session, item=item, department=target, actor=me.actor,
-                     public_url=request.app.state.settings.public_url, reason=reason)
+                     public_url=settings.public_url, reason=reason)
         return f"Đã chuyển đến {departments.get_department(session, code=target).name}."
 
     return act(request, session, me, code, change)

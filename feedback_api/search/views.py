@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from feedback_api.feedback.schemas import error_responses
+from feedback_api.deps import SearcherDep, SettingsDep
+from feedback_api.http import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -34,19 +35,18 @@ class SearchPublic(BaseModel):
 @router.get("/search", response_model=SearchPublic, responses=error_responses(503),
             summary="Tìm điều luật trả lời câu hỏi")
 def search(
-    request: Request,
+    settings: SettingsDep,
+    searcher: SearcherDep,
     # The schema says what the checks below enforce: some non-space text, at most the default
     # Settings.max_query_chars (a deployment may lower it; the check below still applies).
     q: Annotated[str, Query(description="Câu hỏi của người dân", max_length=1000, pattern=r"\S")],
     k: Annotated[int, Query(ge=1, le=20, description="Số kết quả")] = 5,
 ) -> SearchPublic:
-    settings = request.app.state.settings
     text = q.strip()
     if not text:
         raise HTTPException(422, "Câu hỏi đang trống. Hãy nhập nội dung cần hỏi.")
     if len(text) > settings.max_query_chars:
         raise HTTPException(422, f"Câu hỏi quá dài (tối đa {settings.max_query_chars} ký tự).")
-    searcher = request.app.state.searcher
     if searcher is None:  # started with CAUNOI_LOAD_SEARCH=0, or the index is not built yet
         raise HTTPException(
             503, "Chức năng tra cứu chính sách đang tạm ngừng. Vui lòng thử lại sau."

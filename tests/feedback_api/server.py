@@ -140,6 +140,16 @@ class Api:
             self.proc.kill()
 
 
+def api_with_tokens(env: dict, name: str, *roles: str) -> Api:
+    """A running API with a new token per role in ``.tokens`` (named ``{name}-{role}``)."""
+    server = Api(env)
+    server.tokens = {
+        role: cli("token", "create", "--role", role, "--name", f"{name}-{role}", env=env)
+        for role in roles
+    }
+    return server
+
+
 def service_env(db_url: str, model_dir, smtp_port: int, **extra: str) -> dict:
     return {
         **os.environ,

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.feedback_api.server import Api, cli, service_env
+from tests.feedback_api.server import api_with_tokens, service_env
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -16,11 +16,7 @@ ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 @pytest.fixture(scope="module")
 def api(db_url, database, model_dir, smtp):
     env = service_env(db_url, model_dir, smtp.port)
-    server = Api(env)
-    server.tokens = {
-        role: cli("token", "create", "--role", role, "--name", f"answers-{role}", env=env)
-        for role in ("service", "admin", "triage")
-    }
+    server = api_with_tokens(env, "answers", "service", "admin", "triage")
     yield server
     server.stop()
 

@@ -11,7 +11,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from tests.feedback_api.server import Api, cli, service_env
+from feedback_api.departments.codes import INSPECTORATE
+from tests.feedback_api.server import Api, api_with_tokens, cli, service_env
 
 CODE = re.compile(r"^[A-Z]{2}-[0-9A-Z]{6,10}$")
 
@@ -19,11 +20,7 @@ CODE = re.compile(r"^[A-Z]{2}-[0-9A-Z]{6,10}$")
 @pytest.fixture(scope="module")
 def api(db_url, database, model_dir, smtp):
     env = service_env(db_url, model_dir, smtp.port)
-    server = Api(env)
-    server.tokens = {
-        role: cli("token", "create", "--role", role, "--name", f"test-{role}", env=env)
-        for role in ("service", "admin", "triage")
-    }
+    server = api_with_tokens(env, "test", "service", "admin", "triage")
     yield server
     server.stop()
 
@@ -172,7 +169,7 @@ def test_formal_complaint_goes_to_inspectorate_with_procedure(api):
         api, text="Tôi muốn tố cáo cán bộ địa chính xã nhũng nhiễu, đòi tiền khi làm sổ đỏ."
     )
     assert status == 201
-    assert body["formal_complaint"] is True and body["department"] == "thanh-tra"
+    assert body["formal_complaint"] is True and body["department"] == INSPECTORATE
     assert body["routing"] == "done" and "Luật Tố cáo" in body["formal_procedure"]["text"]
 
 
@@ -446,7 +443,7 @@ def test_make_run_defaults_keep_liaison_mail_in_a_local_mailbox(tmp_path, model_
              "text": "Tôi muốn tố cáo cán bộ thuế xã đòi tiền bồi dưỡng"},
             token=token,
         )
-        assert status == 201 and body["department"] == "thanh-tra"
+        assert status == 201 and body["department"] == INSPECTORATE
         # the new worker process loads its encoder before the first pass: slow on a busy machine
         assert _eventually(lambda: any((tmp_path / "mail").glob("*.eml")), timeout=90)
         mail = next((tmp_path / "mail").glob("*.eml")).read_bytes()

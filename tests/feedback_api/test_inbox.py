@@ -14,6 +14,7 @@ from http.cookiejar import CookieJar
 import pytest
 from sqlalchemy import select
 
+from feedback_api.departments.codes import CENTRAL
 from tests.feedback_api.server import Api, cli, service_env
 
 PASSWORD = "mat-khau-thu-nghiem-1"
@@ -366,7 +367,7 @@ def test_overdue_and_unrouted_items_stand_out_and_filter(inbox, database):
     late = make_item(inbox, "Hồ sơ cấp sổ đỏ nộp từ năm ngoái chưa có kết quả",
                      "nong-nghiep-moi-truong",
                      citations=[{"law_id": "Luật Đất đai 2024", "article_id": "135"}])
-    unsure = make_item(inbox, "Xin hỏi về việc chung của thôn", "van-phong-ubnd")
+    unsure = make_item(inbox, "Xin hỏi về việc chung của thôn", CENTRAL)
     with database.session() as s:
         s.scalar(select(FeedbackItem).where(FeedbackItem.tracking_code == late)).due_at = \
             utcnow() - timedelta(days=3)
@@ -389,7 +390,7 @@ def test_overdue_and_unrouted_items_stand_out_and_filter(inbox, database):
 def test_cited_articles_are_looked_up_in_the_index_passages():
     from types import SimpleNamespace
 
-    from feedback_api.inbox.views import cited_passages
+    from feedback_api.inbox.articles import article_table, cited_passages
 
     def passage(article_id, text):
         return SimpleNamespace(doc_id="Luật Cư trú 2020", doc_title="Luật Cư trú 2020",
@@ -397,8 +398,7 @@ def test_cited_articles_are_looked_up_in_the_index_passages():
 
     searcher = SimpleNamespace(passages=[passage("20", "1. Công dân có chỗ ở hợp pháp"),
                                          passage("20", "2. Được chủ hộ đồng ý")])
-    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(searcher=searcher)))
-    found, missing = cited_passages(request, [
+    found, missing = cited_passages(article_table(searcher), [
         {"law_id": "Luật Cư trú 2020", "article_id": "20"},
         {"law_id": "Luật Đất đai 2024", "article_id": "135"}])
     assert found["citation"] == "Điều 20 Luật Cư trú 2020" and found["title"] == "Nơi thường trú"

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.feedback_api.server import Api, SmtpSink, cli, service_env
+from tests.feedback_api.server import SmtpSink, api_with_tokens, service_env
 
 BASE = "/open311/v2"
 
@@ -19,11 +19,7 @@ BASE = "/open311/v2"
 def api(db_url, database, model_dir):
     sink = SmtpSink().start()
     env = service_env(db_url, model_dir, sink.port)
-    server = Api(env)
-    server.tokens = {
-        role: cli("token", "create", "--role", role, "--name", f"open311-{role}", env=env)
-        for role in ("service", "triage")
-    }
+    server = api_with_tokens(env, "open311", "service", "triage")
     yield server
     server.stop()
     sink.stop()

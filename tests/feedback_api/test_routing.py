@@ -1,17 +1,17 @@
-"""Department router: rules (citations, formal complaints, triage) and quality on labelled sets."""
+"""Department classifier: rules (citations, formal complaints, triage), quality on labelled sets."""
 
 import json
 from pathlib import Path
 
 import pytest
 
+from feedback_api.departments.codes import CENTRAL, INSPECTORATE
 from feedback_api.departments.routing import (
-    TRIAGE,
+    DepartmentClassifier,
     DepartmentProfile,
-    Router,
     is_formal_complaint,
 )
-from knowledge.dense import Encoder
+from knowledge import Encoder
 from vietnamese import fold
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"  # the evaluation sets
@@ -23,8 +23,8 @@ def encoder(model_dir) -> Encoder:
 
 
 @pytest.fixture(scope="module")
-def router(encoder) -> Router:
-    return Router.default(encoder)
+def classifier(encoder) -> DepartmentClassifier:
+    return DepartmentClassifier.default(encoder)
 
 
 def load(name: str) -> list[dict]:
@@ -59,29 +59,29 @@ def test_not_formal_complaints(text):
     assert not is_formal_complaint(text)
 
 
-def test_formal_complaint_goes_to_inspectorate_whatever_the_citation(router):
-    decision = router.route(
+def test_formal_complaint_goes_to_inspectorate_whatever_the_citation(classifier):
+    decision = classifier.route(
         "Tôi khiếu nại quyết định thu hồi đất của xã vì bồi thường quá thấp",
         cited_departments=["nong-nghiep-moi-truong"],
     )
-    assert decision.department == decision.predicted == "thanh-tra"
+    assert decision.department == decision.predicted == INSPECTORATE
     assert decision.auto_routed and decision.formal_complaint
     assert decision.reason == "formal_complaint"
 
 
-def test_citation_wins_over_vague_text(router):
+def test_citation_wins_over_vague_text(classifier):
     text = "Tôi muốn hỏi quy định này áp dụng cho gia đình tôi thế nào"
-    decision = router.route(text, cited_departments=["tu-phap"])
+    decision = classifier.route(text, cited_departments=["tu-phap"])
     assert decision.predicted == "tu-phap"
     assert decision.reason == "citation"
-    plain = router.route(text)
+    plain = classifier.route(text)
     before = next((a.score for a in plain.alternatives if a.department == "tu-phap"), 0.0)
     assert decision.confidence > before
 
 
-def test_strong_text_can_override_a_citation(router):
+def test_strong_text_can_override_a_citation(classifier):
     text = "Bệnh viện đa khoa tỉnh bắt bệnh nhân có thẻ bảo hiểm y tế tự mua thuốc ngoài"
-    decision = router.route(text, cited_departments=["van-hoa-the-thao-du-lich"])
+    decision = classifier.route(text, cited_departments=["van-hoa-the-thao-du-lich"])
     assert decision.predicted == "y-te"
 
 
@@ -95,21 +95,21 @@ def test_strong_text_can_override_a_citation(router):
         ("Đăng ký khai sinh cho con ở xã cần giấy tờ gì", "tu-phap"),
     ],
 )
-def test_unaccented_text_routes_like_accented(router, text, department):
-    accented, plain = router.route(text), router.route(fold(text))
+def test_unaccented_text_routes_like_accented(classifier, text, department):
+    accented, plain = classifier.route(text), classifier.route(fold(text))
     assert accented.predicted == plain.predicted == department
 
 
 @pytest.mark.parametrize("text", ["xin chào", "asdf qwer zxcv", "ok bạn", "hihi", "   ", "!!!"])
-def test_no_content_goes_to_triage(router, text):
-    decision = router.route(text)
+def test_no_content_goes_to_triage(classifier, text):
+    decision = classifier.route(text)
     assert not decision.auto_routed
-    assert decision.department == TRIAGE
-    assert decision.confidence < router.threshold
+    assert decision.department == CENTRAL
+    assert decision.confidence < classifier.threshold
 
 
-def test_alternatives_are_best_first(router):
-    decision = router.route("Đường liên xã bị sạt lở, xe máy không đi qua được")
+def test_alternatives_are_best_first(classifier):
+    decision = classifier.route("Đường liên xã bị sạt lở, xe máy không đi qua được")
     scores = [a.score for a in decision.alternatives]
     assert len(decision.alternatives) == 3
     assert scores == sorted(scores, reverse=True)
@@ -121,18 +121,18 @@ def test_alternatives_are_best_first(router):
 
 def test_edited_mandates_take_effect(encoder):
     departments = [
-        DepartmentProfile(TRIAGE, "Văn phòng UBND tỉnh", "Tiếp nhận và phân loại chung."),
+        DepartmentProfile(CENTRAL, "Văn phòng UBND tỉnh", "Tiếp nhận và phân loại chung."),
         DepartmentProfile("xay-dung", "Sở Xây dựng", "Đường giao thông, cầu cống."),
         DepartmentProfile("y-te", "Sở Y tế", "Bệnh viện, trạm y tế, khám chữa bệnh."),
     ]
-    router = Router(departments, encoder=encoder, keywords={}, threshold=0.0)
-    decision = router.route("Đường vào thôn sạt lở, cầu bị cuốn trôi")
+    classifier = DepartmentClassifier(departments, encoder=encoder, keywords={}, threshold=0.0)
+    decision = classifier.route("Đường vào thôn sạt lở, cầu bị cuốn trôi")
     assert decision.predicted == "xay-dung"
     assert {a.department for a in decision.alternatives} == {d.code for d in departments}
 
 
-def quality(router: Router, items: list[dict]) -> tuple[float, float, float]:
-    decisions = [(router.route(it["text"]), it["department"]) for it in items]
+def quality(classifier: DepartmentClassifier, items: list[dict]) -> tuple[float, float, float]:
+    decisions = [(classifier.route(it["text"]), it["department"]) for it in items]
     top1 = sum(d.predicted == gold for d, gold in decisions) / len(decisions)
     auto = [(d, gold) for d, gold in decisions if d.auto_routed]
     precision = sum(d.department == gold for d, gold in auto) / max(len(auto), 1)
@@ -157,23 +157,24 @@ def test_labelled_sets_are_well_formed():
         assert len(counts) == 14 and min(counts.values()) >= floor
 
 
-def test_quality_on_dev(router):
-    # Measured (benchmarks/routing.py): top-1 0.887, coverage 0.667, precision 0.955.
-    top1, coverage, precision = quality(router, load("routing-dev.json"))
+def test_quality_on_dev(classifier):
+    # Measured (python -m benchmarks.routing.departments): top-1 0.887, coverage 0.667,
+    # precision 0.955.
+    top1, coverage, precision = quality(classifier, load("routing-dev.json"))
     assert top1 >= 0.85
     assert coverage >= 0.55
     assert precision >= 0.93
 
 
-def test_quality_on_held_out_test(router):
+def test_quality_on_held_out_test(classifier):
     # Never tuned on. Measured: top-1 0.814, coverage 0.629, precision 0.977.
-    top1, coverage, precision = quality(router, load("routing-test.json"))
+    top1, coverage, precision = quality(classifier, load("routing-test.json"))
     assert top1 >= 0.75
     assert coverage >= 0.5
     assert precision >= 0.9
 
 
-def test_batched_routing_decides_like_one_by_one(router):
+def test_batched_routing_decides_like_one_by_one(classifier):
     texts = [
         "Đường lên bản bị sạt lở, xe không đi được",
         "cho e hoi lam the nao de dang ky thuong tru cho con",
@@ -182,9 +183,9 @@ def test_batched_routing_decides_like_one_by_one(router):
         "xin chào",
     ]
     cited = [(), ("cong-an",), (), (), ()]
-    batch = router.route_many(texts, cited)
+    batch = classifier.route_many(texts, cited)
     for text, cites, decided in zip(texts, cited, batch, strict=True):
-        alone = router.route(text, cited_departments=cites)
+        alone = classifier.route(text, cited_departments=cites)
         assert (decided.department, decided.auto_routed) == (alone.department, alone.auto_routed)
         assert decided.confidence == pytest.approx(alone.confidence, abs=1e-3)
-    assert router.route_many([]) == []
+    assert classifier.route_many([]) == []
