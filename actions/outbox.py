@@ -130,19 +130,16 @@ class Outbox:
         raise RuntimeError("could not reserve a tracking code")
 
     def get(self, key: str) -> Entry | None:
-        db = self._connect()
-        try:
-            row = db.execute("SELECT * FROM submission WHERE idempotency_key = ?",
-                             (key,)).fetchone()
-        finally:
-            db.close()
-        return _entry(row) if row else None
+        return self._find("idempotency_key", key)
 
     def find_code(self, code: str) -> Entry | None:
+        return self._find("tracking_code", code)
+
+    def _find(self, column: str, value: str) -> Entry | None:
+        """The row whose ``column`` (one of the two unique ones, never user input) is ``value``."""
         db = self._connect()
         try:
-            row = db.execute("SELECT * FROM submission WHERE tracking_code = ?",
-                             (code,)).fetchone()
+            row = db.execute(f"SELECT * FROM submission WHERE {column} = ?", (value,)).fetchone()
         finally:
             db.close()
         return _entry(row) if row else None

@@ -19,4 +19,5 @@ USER caunoi
 EXPOSE 5055
 HEALTHCHECK --interval=10s --timeout=5s --retries=12 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5055/health', timeout=4)"]
-CMD ["python", "-m", "rasa_sdk", "--actions", "actions", "--port", "5055"]
+# rasa-sdk's server with the outbox started (actions/__main__.py)
+CMD ["python", "-m", "actions", "--port", "5055"]

@@ -39,7 +39,7 @@ SHARED_INPUTS = (REPO / "vietnamese",)
 RUN_ONLY = {"lock_store.py", "tracker_store.py"}
 # Components that read the search's e5 vectors (addons/e5_reader.py): their output also depends
 # on the e5 model folder, the index's diacritic restorer and the chat lexicon.
-E5_COMPONENTS = ("addons.linear_intents.", "addons.sentence_vectors.")
+E5_COMPONENTS = ("addons.linear_intents.",)
 
 
 def rasa_env(**extra: str) -> dict:
@@ -220,8 +220,8 @@ def start_actions(*, port: int, api_url: str, token_file: Path, outbox: Path,
     env = rasa_env(SANIC_HOST="127.0.0.1", CAUNOI_API_URL=api_url,
                    CAUNOI_SERVICE_TOKEN_FILE=str(token_file),
                    CAUNOI_ACTIONS_OUTBOX=str(outbox), CAUNOI_PUBLIC_URL=public_url, **extra)
-    cmd = [str(RASA_VENV / "bin" / "python"), "-m", "rasa_sdk", "--actions", "actions",
-           "--port", str(port)]
+    # `python -m actions`: rasa-sdk's server, with the outbox's delivery thread started with it
+    cmd = [str(RASA_VENV / "bin" / "python"), "-m", "actions", "--port", str(port)]
     return Service("máy chủ hành động", cmd, cwd=REPO, env=env,
                    health=f"http://127.0.0.1:{port}/health", log_path=log_path)
 

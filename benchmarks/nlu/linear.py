@@ -3,7 +3,7 @@
 Trains scikit-learn classifiers in place of DIET on the very splits that
 ``benchmarks/nlu/intents.py`` draws (80/20 by template, seeds 42, 43, …; the test side with a
 folded copy of every accented message) and scores them the same way (macro-F1 over true and
-predicted labels, chitchat sub-intents as ``chitchat``, the question guard applied).
+predicted labels, chitchat sub-intents as ``chitchat``, the intent guard applied).
 Features mirror the Rasa pipeline (``bot/config.yml``): folded, de-slanged words and word
 pairs, folded character n-grams and the words as typed, tf-idf weighted. Seconds per draw
 instead of minutes, so it is also a quick proxy for data changes.
@@ -41,10 +41,10 @@ from benchmarks.nlu.intents import (
     with_folded_copies,
 )
 from scripts.nlu_data import load, plain
-from vietnamese import looks_like_question
 
-sys.path.insert(0, str(REPO / "bot"))  # Rasa's addons/ (intent_features needs no Rasa)
+sys.path.insert(0, str(REPO / "bot"))  # Rasa's addons/ (these two need no Rasa)
 from addons.intent_features import featurizers  # noqa: E402
+from addons.intent_rules import final_intent  # noqa: E402
 
 
 def label(intent: str) -> str:
@@ -57,16 +57,11 @@ def flatten(examples: dict[str, list[str]]) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def guard(text: str, predicted: str) -> str:
-    """What addons.question_guard does to a complaint that carries a question cue."""
-    return "ask_policy" if predicted == "complain" and looks_like_question(text) else predicted
-
-
 class SentenceVectors:
     """e5 query vectors of messages, each encoded once."""
 
     def __init__(self, weight: float, restore: bool) -> None:
-        from knowledge.search import Searcher
+        from knowledge import Searcher
 
         self.searcher = Searcher()
         self.weight, self.restore = weight, restore
@@ -94,7 +89,8 @@ def fit(train: dict[str, list[str]], make, vectors: SentenceVectors | None):
         t = [f.transform(texts) for f in feats]
         if vectors is not None:
             t.append(vectors(texts))
-        return [guard(x, p) for x, p in zip(texts, model.predict(hstack(t).tocsr()))]
+        # what addons.intent_guard does after the classifier, with the same rules
+        return [final_intent(p, x) for x, p in zip(texts, model.predict(hstack(t).tocsr()))]
 
     return predict
 

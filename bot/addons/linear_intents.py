@@ -3,7 +3,7 @@
 On the NLU split (``benchmarks/nlu_linear.py``) a linear model reads intents as well as DIET
 from the same counts (0.870 against 0.867 over three draws), and, unlike DIET, it gains from
 multilingual-e5-small's vector of the message (0.894). This component is that model inside
-Rasa: logistic regression (probabilities, so ``FallbackClassifier`` and ``QuestionGuard`` see
+Rasa: logistic regression (probabilities, so ``FallbackClassifier`` and ``IntentGuard`` see
 confidences) over
 
 - tf-idf of the folded, de-slanged words and word pairs ("ko dc" -> "khong duoc"),

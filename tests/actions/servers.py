@@ -93,8 +93,8 @@ def api_server(env: dict, port: int | None = None) -> Process:
 
 
 def action_server(env: dict) -> Process:
-    return Process([str(RASA_PYTHON), "-m", "rasa_sdk", "--actions", "actions",
-                    "--port", "{port}"], {**env, "SANIC_HOST": "127.0.0.1"}, "/health")
+    return Process([str(RASA_PYTHON), "-m", "actions", "--port", "{port}"],
+                   {**env, "SANIC_HOST": "127.0.0.1"}, "/health")
 
 
 def load_domain() -> dict:
@@ -202,6 +202,30 @@ class Conversation:
         if self.slots.get("requested_slot") is None:
             self.active_loop = None
         return body["responses"]
+
+    def reply(self, text: str, intent: str, **candidates) -> list[dict]:
+        """The citizen answers the form's question: ``say``, then one ``form`` turn."""
+        return self.say(text, intent).form(**candidates)
+
+    def complaint(self, text: str, *, location: str | None = None,
+                  phone: str | None = None) -> Conversation:
+        """Open a complaint with ``text`` and answer feedback_form up to the summary: the place
+        (or skip it), skip the policy, then consent and the number (or no consent). Ends with
+        the citizen's "Gửi" (``/affirm``) said; the caller runs ``action_submit_feedback``."""
+        self.say(text, "complain").set(feedback_kind="complaint")
+        self.form()
+        if location:
+            self.reply(location, "give_location", location=location)
+        else:
+            self.reply("bỏ qua", "skip", location="(bỏ qua)")
+        self.reply("bỏ qua", "skip", policy_citation="(bỏ qua)")
+        if phone:
+            self.reply("có", "affirm", phone_consent=True)
+            self.reply(phone, "give_phone", phone=phone)
+        else:
+            self.reply("không", "deny", phone_consent=False)
+        self.say("/affirm", "affirm")
+        return self
 
     def _apply(self, events: list[dict]) -> None:
         for event in events:

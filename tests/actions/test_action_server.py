@@ -52,6 +52,12 @@ def items_with_code(api, code: str) -> int:
                           (code,)).fetchone()[0]
 
 
+def test_every_custom_action_of_the_domain_is_registered(actions, domain):
+    status, body = http("GET", actions.base + "/actions")
+    assert status == 200, body
+    assert set(domain["actions"]) <= {a["name"] for a in body}
+
+
 # --- asking -----------------------------------------------------------------------------------
 def test_confident_answer_quotes_retrieved_text_and_cites_at_most_three(api, actions, domain):
     talk = chat(actions, domain).say(CONFIDENT_Q, "ask_policy")
@@ -208,12 +214,9 @@ def test_proposal_over_several_turns_with_phone_consent_and_a_correction(api, ac
     assert talk.slots["requested_slot"] == "feedback_text"
 
     text = "Đề nghị cho phép đăng ký tạm trú trực tuyến cho bà con ở bản xa"
-    talk.say(text, "propose")
-    talk.form(feedback_text=text)
-    talk.say("bỏ qua", "skip")
-    talk.form(location="(bỏ qua)")
-    talk.say("2", "ask_policy")  # the second policy offered, by its number
-    talk.form(policy_citation="2")
+    talk.reply(text, "propose", feedback_text=text)
+    talk.reply("bỏ qua", "skip", location="(bỏ qua)")
+    talk.reply("2", "ask_policy", policy_citation="2")  # the second policy offered, by number
     second = talk.slots["citation_candidates"][1]
     assert talk.slots["policy_citation"] == second["citation"]
     talk.say("đồng ý", "affirm")
@@ -271,10 +274,8 @@ def test_answer_to_proposal_keeps_the_cited_article(api, actions, domain):
     assert talk.slots["requested_slot"] == "feedback_text"
 
     text = "Mức hỗ trợ 5 triệu đồng là thấp, đề nghị nâng lên cho hộ nghèo vùng cao"
-    talk.say(text, "propose")
-    talk.form(feedback_text=text)
-    talk.say("bỏ qua", "skip")
-    talk.form(location="(bỏ qua)")
+    talk.reply(text, "propose", feedback_text=text)
+    talk.reply("bỏ qua", "skip", location="(bỏ qua)")
     assert "utter_policy_candidates" not in names(talk.form(phone_consent=False))
     talk.say("/affirm", "affirm")
     [done] = by_name(talk.run("action_submit_feedback"), "utter_feedback_submitted")
@@ -295,15 +296,7 @@ def test_cancel_clears_everything(actions, domain):
 
 def test_formal_complaint_gets_the_procedure(api, actions, domain):
     text = "Tôi muốn khiếu nại quyết định xử phạt của cán bộ xã vì không đúng quy định"
-    talk = chat(actions, domain).say(text, "complain").set(feedback_kind="complaint")
-    talk.form()
-    talk.say("bỏ qua", "skip")
-    talk.form(location="(bỏ qua)")
-    talk.say("bỏ qua", "skip")
-    talk.form(policy_citation="(bỏ qua)")
-    talk.say("không", "deny")
-    talk.form(phone_consent=False)
-    talk.say("/affirm", "affirm")
+    talk = chat(actions, domain).complaint(text)
     responses = talk.run("action_submit_feedback")
     assert names(responses) == ["utter_feedback_submitted", "utter_formal_procedure"]
     assert responses[1]["explanation"]
@@ -312,13 +305,7 @@ def test_formal_complaint_gets_the_procedure(api, actions, domain):
 
 # --- tracking and handoff ---------------------------------------------------------------------
 def test_status_from_a_code_in_a_sentence(api, actions, domain):
-    talk = chat(actions, domain).say(COMPLAINT, "complain").set(feedback_kind="complaint")
-    talk.form()
-    for slot, answer in (("location", "(bỏ qua)"), ("policy_citation", "(bỏ qua)"),
-                         ("phone_consent", False)):
-        talk.say("bỏ qua", "skip")
-        talk.form(**{slot: answer})
-    talk.say("/affirm", "affirm")
+    talk = chat(actions, domain).complaint(COMPLAINT)
     code = by_name(talk.run("action_submit_feedback"), "utter_feedback_submitted")[0][
         "tracking_code"]
 

@@ -2,7 +2,8 @@
 waits in the action server's outbox (SQLite), and reaches the API exactly once when it is back.
 
 Real processes only: the API (SQLite, no search index) is stopped and started again on the same
-port while the real action server keeps running.
+port while the real action server keeps running; then the action server itself is restarted,
+and what it saved is delivered without anyone chatting.
 """
 
 from __future__ import annotations
@@ -54,18 +55,8 @@ def rows_in_api(api, code: str) -> int:
 
 def confirmed_complaint(actions, domain, text: str) -> Conversation:
     talk = Conversation(actions, domain, sender=f"outbox-{uuid.uuid4().hex[:8]}")
-    talk.say(text, "complain").set(feedback_kind="complaint")
-    talk.form()
-    talk.say("xã Bản Hồ", "give_location")
-    talk.form(location="xã Bản Hồ")
-    talk.say("bỏ qua", "skip")
-    talk.form(policy_citation="(bỏ qua)")
-    talk.say("có", "affirm")
-    talk.form(phone_consent=True)
-    talk.say("0987654321", "give_phone")
-    talk.form(phone="0987654321")
+    talk.complaint(text, location="xã Bản Hồ", phone="0987654321")
     assert talk.slots["requested_slot"] is None
-    talk.say("/affirm", "affirm")
     return talk
 
 
@@ -140,3 +131,28 @@ def test_search_down_is_said_plainly_and_forwarding_still_works(stack, domain):
     [forwarded] = talk.run("action_forward_question")
     assert forwarded["response"] == "utter_question_forwarded"
     assert rows_in_api(api, forwarded["tracking_code"]) == 1
+
+
+def test_a_pending_submission_is_delivered_after_a_restart_without_any_chat(stack, domain):
+    """The outbox starts with the action server (`python -m actions`), not at the first chat:
+    a code saved while the API was down reaches it after a restart even if no one writes."""
+    api, actions = stack
+    text = "Đèn đường trục chính thôn Nậm Cang hỏng cả tháng nay, buổi tối trẻ em đi lại nguy hiểm"
+    talk = confirmed_complaint(actions, domain, text)
+    api.stop()
+    try:
+        [saved] = talk.run("action_submit_feedback")
+        assert saved["response"] == "utter_api_down_saved"
+        code = saved["tracking_code"]
+        assert outbox_row(actions, code)["status"] == "pending"
+        actions.stop()
+    finally:
+        api.start()
+    assert rows_in_api(api, code) == 0  # nothing else could have sent it
+
+    actions.start()  # a new process, and no one talks to it (the health check is no action)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and outbox_row(actions, code)["status"] != "delivered":
+        time.sleep(0.3)
+    assert outbox_row(actions, code)["status"] == "delivered", actions.output()[-3000:]
+    assert rows_in_api(api, code) == 1

@@ -93,4 +93,20 @@ def test_the_api_and_the_action_server_find_each_other(compose):
     assert f"--file {token_file}" in services["api"]["command"]
     dockerfile = (REPO / actions["build"]["dockerfile"]).read_text()
     assert "COPY actions/ actions/" in dockerfile and (REPO / "actions").is_dir()
-    assert '"rasa_sdk", "--actions", "actions", "--port", "5055"' in dockerfile
+    assert 'CMD ["python", "-m", "actions", "--port", "5055"]' in dockerfile
+
+
+def test_the_api_builds_the_index_from_the_laws_mounted_read_only(compose):
+    """The default corpus's laws are not in the repository: the api service, which builds the
+    index, reads them from ../shared beside the clone through a read-only bind mount that
+    CAUNOI_LAWS_FILE points into, and keeps everything else the shared block gives it."""
+    api = compose["services"]["api"]
+    assert "python -m knowledge build" in api["command"]
+    laws = api["environment"]["CAUNOI_LAWS_FILE"]
+    mounts = [volume.split(":") for volume in api["volumes"]]
+    source, target, mode = next(m for m in mounts if len(m) == 3 and laws.startswith(m[1] + "/"))
+    assert mode == "ro" and laws == f"{target}/laws.json"
+    assert (REPO / source).resolve() == (REPO.parent / "shared" / "data" / "legal").resolve()
+    shared = compose["x-python"]
+    assert set(shared["volumes"]) < set(api["volumes"])
+    assert shared["environment"].items() < api["environment"].items()

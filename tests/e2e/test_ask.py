@@ -82,7 +82,7 @@ COLLOQUIAL = REPO / "benchmarks" / "data" / "colloquial-dev.json"
 def test_colloquial_questions_are_answered_not_taken_for_complaints(stack):
     """Citizens tell their situation before asking ("… có bị cấm ko mn"). Each of our 119
     colloquial questions, accented and not, must get an answer (confident or "có thể liên quan"),
-    not the complaint form; addons/question_guard.py turns the ones DIET reads as complaints
+    not the complaint form; addons/intent_guard.py turns the ones DIET reads as complaints
     back into questions, and the parse result says so."""
     questions = json.loads(COLLOQUIAL.read_text(encoding="utf-8"))
     answered = {"accented": 0, "unaccented": 0}

@@ -1,21 +1,26 @@
-"""validate_feedback_form: what a department needs from a complaint or a proposal.
+"""Telling: the feedback form (``validate_feedback_form``), submitting a complaint or a
+proposal, correcting or cancelling it, and asking for a person (the request is filed as a
+question item, so an official sees it).
 
+The form:
 - ``feedback_text`` is taken from the opening message when it already says what is wrong
-  ("đường vào bản Tả Van sạt lở 2 tháng chưa ai dọn"), not when it only asks to complain.
+  ("đường vào bản Tả Van sạt lở 2 tháng chưa ai dọn"), not when it only asks to complain
+  (``vietnamese.has_content``).
 - Before asking ``policy_citation``, the passages search finds for the text are offered as
   buttons (``utter_policy_candidates``); a tap, a number, the citation or free words all work.
 - ``phone`` is asked only after explicit consent; without it the slot is ``(bỏ qua)``.
 - When everything is there, ``submission_key`` gets a new idempotency key for this summary.
+
+Texts are never written here: every message is a response of bot/domain/responses.yml.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import uuid
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
@@ -23,36 +28,29 @@ from rasa_sdk.types import DomainDict
 
 from actions import answer
 from actions.api_client import ApiError, run
-from actions.common import (
+from actions.conversation import (
     SKIPPED,
     latest_intent,
     latest_text,
-    services,
+    latest_user_time,
+    reset_feedback,
     value,
 )
-from vietnamese import fold, fold_keep_length
+from actions.submission import (
+    after_submission,
+    key,
+    kick_outbox,
+    new_submission_key,
+    origin,
+    services,
+    submit,
+)
+from vietnamese import fold, has_content
 
 log = logging.getLogger(__name__)
 
 MIN_WORDS, MIN_CHARS, MAX_CHARS = 3, 10, 5000
-CONTENT_WORDS = 4  # an opening message with this many words beyond "tôi muốn phản ánh" is content
-# "(xin chào,) cho tôi gửi một phản ánh về việc": the lead-in of an opening message (folded)
-LEAD_IN = re.compile(
-    r"^\W*(?:(?:xin\s+)?chao\s+\w+\W+)?(?:(?:cho|cho phep)\s+)?"
-    r"(?:toi|tui|em|e|minh|chau|t|bac|co|chu|anh|chi)?\s*"
-    r"(?:(?:muon|can|xin|dang|se|co|duoc|gui|lam|viet|nop|them)\s+)*"
-    r"(?:(?:1|mot|cai)\s+)*"
-    r"(?:phan anh|kien nghi|de xuat|gop y|khieu nai|to cao|y kien|bao cao|pa|kn)?"
-    r"(?:\s+(?:ve|viec|la|rang|voi|den|len|cho|nay|sau))*\W*"
-)
 PHONE = re.compile(r"^0\d{9,10}$")
-
-
-def has_content(message: str) -> bool:
-    """Does an opening message say what the complaint or proposal is about?"""
-    folded = fold_keep_length(message.strip())
-    rest = folded[LEAD_IN.match(folded).end():]
-    return len([w for w in re.findall(r"\w+", rest) if len(w) > 1]) >= CONTENT_WORDS
 
 
 def normalize_phone(text: str) -> str | None:
@@ -62,10 +60,6 @@ def normalize_phone(text: str) -> str | None:
     elif digits.startswith("84") and len(digits) in (11, 12):
         digits = "0" + digits[2:]
     return digits if PHONE.match(digits) else None
-
-
-def new_submission_key(kind: str | None) -> str:
-    return f"bot-{kind or 'complaint'}-{uuid.uuid4().hex}"
 
 
 class ValidateFeedbackForm(FormValidationAction):
@@ -81,7 +75,7 @@ class ValidateFeedbackForm(FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> list[dict[str, Any]]:
         """Extract, validate, then choose the next slot ourselves (offering policies first)."""
-        services()[1].kick()
+        kick_outbox()
         extracted = await self.get_extraction_events(dispatcher, tracker, domain)
         tracker.add_slots(extracted)
         events = await self.get_validation_events(dispatcher, tracker, domain)
@@ -184,3 +178,88 @@ class ValidateFeedbackForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_phone")
             return {"phone": None}
         return {"phone": phone}
+
+
+class ActionSubmitFeedback(Action):
+    def name(self) -> str:
+        return "action_submit_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        kick_outbox()
+        text = value(tracker, "feedback_text")
+        if not text:  # nothing to send (the slots were cleared): start again
+            dispatcher.utter_message(response="utter_ask_what_to_do")
+            return reset_feedback()
+        kind = value(tracker, "feedback_kind") or "complaint"
+        cited = tracker.get_slot("cited_articles") or []
+        policy = value(tracker, "policy_citation")
+        if policy and not cited:  # the citizen named it in their own words
+            text = f"{text}\n(Quy định liên quan, theo người dân: {policy})"
+        payload: dict[str, Any] = {"kind": kind, "text": text[:5000], **origin(tracker, cited)}
+        location = value(tracker, "location")
+        if location:
+            payload["location"] = location[:200]
+        phone = value(tracker, "phone")
+        if tracker.get_slot("phone_consent") is True and phone:
+            payload["contact"] = {"phone": phone, "consent": True}
+        k = value(tracker, "submission_key") or key(kind, tracker.sender_id, text,
+                                                    latest_user_time(tracker))
+        entry = await submit(k, payload, kind=kind)
+        events = after_submission(dispatcher, entry, "utter_feedback_submitted")
+        return reset_feedback() + events
+
+
+class ActionResetFeedback(Action):
+    """Cancel ("Hủy") empties the form; a correction ("Sửa" and a field) empties only that
+    field, so the form asks it again and the next summary gets a new idempotency key."""
+
+    def name(self) -> str:
+        return "action_reset_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        field = tracker.get_slot("edit_field")
+        if latest_intent(tracker) == "choose_edit_field" and field:
+            cleared = {
+                "feedback_text": ["feedback_text"],
+                "location": ["location"],
+                "policy_citation": ["policy_citation", "cited_articles", "citation_candidates"],
+                "phone": ["phone", "phone_consent"],
+            }.get(field, [field])
+            return [SlotSet(s, None) for s in cleared] + [
+                SlotSet("edit_field", None), SlotSet("submission_key", None),
+                SlotSet("requested_slot", None)]
+        return reset_feedback()
+
+
+class ActionHumanHandoff(Action):
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        kick_outbox()
+        message = latest_text(tracker)
+        if message.startswith("/"):  # a button, not words
+            message = ""
+        text = "Người dân đề nghị được trao đổi trực tiếp với cán bộ qua trợ lý ảo."
+        if message:
+            text += f"\nTin nhắn: {message}"
+        question = value(tracker, "last_question")
+        if question:
+            text += f"\nCâu hỏi gần nhất: {question}"
+        payload = {"kind": "question", "text": text,
+                   **origin(tracker, tracker.get_slot("last_citations"))}
+        k = key("handoff", tracker.sender_id, message, latest_user_time(tracker))
+        entry = await submit(k, payload, kind="question")
+        if entry.status == "pending":
+            dispatcher.utter_message(response="utter_api_down_saved",
+                                     tracking_code=entry.tracking_code)
+            dispatcher.utter_message(response="utter_handoff_hours")
+            return [SlotSet("tracking_code", entry.tracking_code)]
+        if entry.status == "failed":
+            dispatcher.utter_message(response="utter_handoff_hours")
+            return []
+        dispatcher.utter_message(response="utter_handoff", tracking_code=entry.tracking_code)
+        return [SlotSet("tracking_code", entry.tracking_code)]
