@@ -40,6 +40,7 @@ _EXPORTS = {
     "QUERY_PREFIX": "knowledge.e5.encoder",
     "set_threads": "knowledge.threads",
     "ensure_model": "knowledge.e5.convert",
+    "model_identity": "knowledge.e5.convert",
     # reading a citizen's message as the search reads it
     "ChatLexicon": "knowledge.chat",
     "default_lexicon": "knowledge.chat",
@@ -78,6 +79,7 @@ __all__ = [
     "law_departments",
     "laws_file",
     "load_questions",
+    "model_identity",
     "percentile",
     "read_phrases",
     "read_plainly",
@@ -88,7 +90,7 @@ __all__ = [
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load lazily
     from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
     from knowledge.diacritics import DiacriticRestorer, read_phrases
-    from knowledge.e5.convert import ensure_model
+    from knowledge.e5.convert import ensure_model, model_identity
     from knowledge.e5.encoder import QUERY_PREFIX, Encoder
     from knowledge.evaluate import Question, evaluate, load_questions, percentile, score_ranking
     from knowledge.index import DEFAULT_INDEX, DEFAULT_MODEL, BuildReport, build_index

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from knowledge import dense, sample_questions, sparse
 from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
 from knowledge.diacritics import DiacriticRestorer, read_phrases
+from knowledge.e5.convert import model_identity
 from knowledge.e5.encoder import QUERY_PREFIX, Encoder
 from knowledge.passages import DEFAULT_BUDGET, Passage, passages
 from knowledge.sources import Sources
@@ -59,15 +60,6 @@ def _key(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _model_stamp(model_dir: Path) -> str:
-    """Identity of the model weights (not of when they were converted)."""
-    path = model_dir / "caunoi-model.json"
-    if not path.exists():
-        return "unknown"
-    stamp = json.loads(path.read_text())
-    return f"{stamp.get('source_sha256')}/{stamp.get('build_format')}"
-
-
 def read_manifest(folder: Path) -> dict:
     path = folder / "manifest.json"
     return json.loads(path.read_text()) if path.exists() else {}
@@ -83,7 +75,7 @@ def _settings(model_dir: Path, budget: int) -> dict:
     """Everything an index depends on besides the documents; a change means a rebuild."""
     return {
         "version": INDEX_VERSION,
-        "model": _model_stamp(model_dir),
+        "model": model_identity(model_dir),
         "budget": budget,
         "bm25": [sparse.K1, sparse.B],
     }

@@ -22,6 +22,14 @@ def model_dir() -> Path:
     return ensure_model(REPO / "models" / "multilingual-e5-small")
 
 
+@pytest.fixture(scope="session")
+def encoder(model_dir):
+    """One loaded e5 encoder for every in-process test that does not test loading itself."""
+    from knowledge import Encoder
+
+    return Encoder(model_dir)
+
+
 SUBSET_LAWS = {"Luật Cư trú 2020", "Luật Hôn nhân và gia đình 2014", "Luật Chăn nuôi 2018"}
 LOCAL_POLICY = """# Hỗ trợ làm chuồng trại cho hộ nghèo
 

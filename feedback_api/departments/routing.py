@@ -25,7 +25,10 @@ their own legal procedure, whatever the cited passage.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +42,7 @@ from feedback_api.departments.routing_keywords import (
     folded_words,
     is_formal_complaint,
 )
-from knowledge import QUERY_PREFIX, Encoder, set_threads
+from knowledge import QUERY_PREFIX, Encoder, model_identity, set_threads
 from vietnamese import normalize
 
 __all__ = [
@@ -51,6 +54,7 @@ __all__ = [
     "is_formal_complaint",
 ]
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "routing_data"
 SEED = HERE / "seed.json"
@@ -164,11 +168,39 @@ def _encode(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
     return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
 
+def _encode_kept(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """``_encode``, read back from ``models/routing-vectors/`` when this very model already
+    encoded these very texts. Every API and worker process builds a classifier, and its ~900
+    examples and mandate clauses cost 10-20 s of a core each time; the file holds the same
+    vectors. Never for items' texts: only what the classifier is built from."""
+    identity = model_identity(Path(encoder.model_dir))
+    if identity == "unknown":
+        return _encode(encoder, texts)
+    key = hashlib.sha256("\0".join([identity, QUERY_PREFIX, *texts]).encode()).hexdigest()
+    path = Path(encoder.model_dir).parent / "routing-vectors" / f"{key[:32]}.npy"
+    try:
+        vecs = np.load(path)
+        if vecs.shape == (len(texts), encoder.dim):
+            return vecs
+    except (OSError, ValueError):
+        pass
+    vecs = _encode(encoder, texts)
+    try:  # written whole under another name, then renamed: a reader never sees half a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
+        np.save(partial, vecs)
+        os.replace(partial, path)
+    except OSError as exc:  # a read-only models folder: encode again next time
+        log.info("routing vectors not kept: %s", type(exc).__name__)
+    return vecs
+
+
 class DepartmentClassifier:
     """Decides the department of feedback text (the routing of an item).
 
-    Building encodes the examples and mandates (~600 short texts, 10-20 s on one core):
-    build once per process; ``route`` then costs one query encoding (20-40 ms).
+    Building encodes the examples and mandates (~900 short texts, 10-20 s on one core) unless
+    a process before it kept their vectors (``_encode_kept``): build once per process;
+    ``route`` then costs one query encoding (20-40 ms).
     """
 
     def __init__(
@@ -197,10 +229,11 @@ class DepartmentClassifier:
         # unaccented neighbours (e5 reads "so do" and "sổ đỏ" as different words).
         texts = [t for t, _ in examples] + [folded_words(t) for t, _ in examples]
         self.example_dept = np.array([index[c] for _, c in examples] * 2, dtype=np.int64)
-        self.example_vecs = _encode(encoder, texts) if texts else np.zeros((0, encoder.dim))
+        self.example_vecs = (_encode_kept(encoder, texts) if texts
+                             else np.zeros((0, encoder.dim)))
         clauses = [(index[d.code], c) for d in departments for c in mandate_clauses(d)]
         self.mandate_dept = np.array([i for i, _ in clauses], dtype=np.int64)
-        self.mandate_vecs = _encode(encoder, [c for _, c in clauses])
+        self.mandate_vecs = _encode_kept(encoder, [c for _, c in clauses])
         self.tfidf = TfidfVectorizer(token_pattern=r"\w+", ngram_range=(1, 2), sublinear_tf=True)
         folded = [folded_words(t) for t, _ in examples]
         self.lexical_matrix = self.tfidf.fit_transform(folded) if examples else None

@@ -197,6 +197,16 @@ def expected_stamp(bin_path: Path) -> dict[str, Any]:
     }
 
 
+def model_identity(dest: Path) -> str:
+    """Identity of the model weights in ``dest`` (not of when they were converted), for keying
+    what was computed with them: the index's vectors, the department classifier's."""
+    path = dest / STAMP_FILE
+    if not path.exists():
+        return "unknown"
+    stamp = json.loads(path.read_text())
+    return f"{stamp.get('source_sha256')}/{stamp.get('build_format')}"
+
+
 def read_stamp(dest: Path) -> dict[str, Any] | None:
     try:
         stamp = json.loads((dest / STAMP_FILE).read_text(encoding="utf-8"))

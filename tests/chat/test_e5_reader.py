@@ -35,10 +35,10 @@ def vectors() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def searcher():
+def searcher(encoder):
     from knowledge import Searcher
 
-    return Searcher()
+    return Searcher(encoder=encoder)  # the default index, as the assistant reads it
 
 
 def test_each_message_gets_one_unit_vector(vectors):

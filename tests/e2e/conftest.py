@@ -35,6 +35,7 @@ class Stack:
     env: dict
     logs: Path
     smtp: SmtpSink
+    outbox: Path  # the action server's
     restarts: list = field(default_factory=list)
 
     @property
@@ -118,7 +119,7 @@ def stack(rasa_model, model_dir, tmp_path_factory):
     stack = Stack(*services, api_port=api_port, rasa_port=rasa_port,
                   token=token_file.read_text().strip(),
                   admin_token=cli("token", "create", "--role", "admin", "--name", "e2e", env=env),
-                  env=env, logs=logs, smtp=smtp)
+                  env=env, logs=logs, smtp=smtp, outbox=root / "outbox.db")
     yield stack
     for service in (stack.rasa, stack.actions, stack.api, *stack.restarts):
         service.stop()

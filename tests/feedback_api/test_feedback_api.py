@@ -112,13 +112,22 @@ def test_a_waiting_submission_leaves_sqlite_writable(api_without_worker):
     import sqlite3
 
     server, token, db = api_without_worker
-    result = {}
+    result, key = {}, _key()
     waiting = threading.Thread(target=lambda: result.update(answer=server.request(
         "POST", "/api/v1/feedback?wait=6", {
-            "kind": "complaint", "channel": "web", "idempotency_key": _key(),
+            "kind": "complaint", "channel": "web", "idempotency_key": key,
             "text": "Trường mầm non ở xã thiếu giáo viên"}, token=token)))
     waiting.start()
-    time.sleep(2)  # the request is in its wait loop
+
+    def stored() -> bool:  # committed: the request is past its write, in its wait loop
+        reader = sqlite3.connect(db, timeout=2)
+        try:
+            return reader.execute("SELECT 1 FROM feedback_item WHERE idempotency_key = ?",
+                                  (key,)).fetchone() is not None
+        finally:
+            reader.close()
+
+    assert _eventually(stored, timeout=30)
     assert waiting.is_alive()
     writer = sqlite3.connect(db, timeout=2, isolation_level=None)
     try:

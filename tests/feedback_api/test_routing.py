@@ -18,12 +18,7 @@ DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"  # the evalua
 
 
 @pytest.fixture(scope="module")
-def encoder(model_dir) -> Encoder:
-    return Encoder(model_dir)
-
-
-@pytest.fixture(scope="module")
-def classifier(encoder) -> DepartmentClassifier:
+def classifier(encoder: Encoder) -> DepartmentClassifier:
     return DepartmentClassifier.default(encoder)
 
 
@@ -189,3 +184,48 @@ def test_batched_routing_decides_like_one_by_one(classifier):
         assert (decided.department, decided.auto_routed) == (alone.department, alone.auto_routed)
         assert decided.confidence == pytest.approx(alone.confidence, abs=1e-3)
     assert classifier.route_many([]) == []
+
+
+class _CountingModel:
+    """The real sentence-transformers model, counting the texts it is asked to encode."""
+
+    def __init__(self, model) -> None:
+        self.model, self.texts = model, 0
+
+    def encode(self, texts, **kwargs):
+        self.texts += len(texts)
+        return self.model.encode(texts, **kwargs)
+
+
+def test_a_second_build_reads_the_vectors_the_first_kept(encoder, tmp_path):
+    """Every API and worker process builds a classifier from the same examples and mandates:
+    the first build keeps their vectors beside the model folder, later builds read them back
+    (the same vectors, not an encoding) and encode only what changed."""
+    from types import SimpleNamespace
+
+    from feedback_api.departments.routing import load_examples, seed_profiles
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "e5").symlink_to(encoder.model_dir.resolve())
+    counting = _CountingModel(encoder.model)
+    fake = SimpleNamespace(model=counting, model_dir=tmp_path / "models" / "e5", dim=encoder.dim,
+                           encode_query=encoder.encode_query)
+    profiles, examples = seed_profiles(), load_examples()[:40]
+    first = DepartmentClassifier(profiles, encoder=fake, examples=examples)
+    encoded = counting.texts
+    assert encoded == 2 * len(examples) + len(first.mandate_dept)  # as written and folded
+    assert len(list((tmp_path / "models" / "routing-vectors").glob("*.npy"))) == 2
+
+    counting.texts = 0
+    second = DepartmentClassifier(profiles, encoder=fake, examples=examples)
+    assert counting.texts == 0
+    assert (second.example_vecs == first.example_vecs).all()
+    assert (second.mandate_vecs == first.mandate_vecs).all()
+    text = "Trường mầm non ở xã thiếu giáo viên"
+    assert second.route(text).predicted == first.route(text).predicted
+
+    edited = [DepartmentProfile(p.code, p.name, p.mandate + ". Nước sạch nông thôn")
+              if p.code == "xay-dung" else p for p in profiles]
+    third = DepartmentClassifier(edited, encoder=fake, examples=examples)
+    assert counting.texts == len(third.mandate_dept)  # the mandates again, not the examples
+    assert (third.example_vecs == first.example_vecs).all()

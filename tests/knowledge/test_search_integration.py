@@ -11,8 +11,8 @@ from tests.conftest import LOCAL_POLICY
 
 
 @pytest.fixture(scope="module")
-def searcher(small_index, model_dir) -> Searcher:
-    return Searcher(small_index, model_dir=model_dir)
+def searcher(small_index, encoder) -> Searcher:
+    return Searcher(small_index, encoder=encoder)
 
 
 def _top_articles(searcher: Searcher, text: str, k: int = 3) -> list[tuple[str, str]]:
@@ -62,7 +62,7 @@ def test_empty_or_symbol_query_returns_nothing(searcher):
     assert result.hits == [] and not result.confident
 
 
-def test_rebuild_is_incremental(small_corpus, small_index, model_dir, tmp_path):
+def test_rebuild_is_incremental(small_corpus, small_index, model_dir, encoder, tmp_path):
     corpus_root = small_corpus.folders[0].parent
     shutil.copytree(corpus_root, tmp_path / "corpus")
     shutil.copytree(small_index, tmp_path / "index")
@@ -79,13 +79,13 @@ def test_rebuild_is_incremental(small_corpus, small_index, model_dir, tmp_path):
     changed = build_index(index, corpus, model_dir=model_dir, progress=False)
     assert changed.changed == ["qd-chuong-trai"]
     assert 0 < changed.embedded <= 2
-    fresh = Searcher(index, model_dir=model_dir)
+    fresh = Searcher(index, encoder=encoder)
     top = fresh.search("hỗ trợ làm chuồng trại cho hộ nghèo bao nhiêu tiền", 1).hits[0]
     assert "7 triệu đồng" in top.passage.text
     policy.unlink()
     removed = build_index(index, corpus, model_dir=model_dir, progress=False)
     assert removed.removed == ["qd-chuong-trai"] and removed.embedded == 0
-    assert all(p.doc_id != "qd-chuong-trai" for p in Searcher(index, model_dir=model_dir).passages)
+    assert all(p.doc_id != "qd-chuong-trai" for p in Searcher(index, encoder=encoder).passages)
 
 
 def test_changing_bm25_parameters_rebuilds_without_reencoding(
@@ -117,7 +117,7 @@ def test_a_citizen_question_meets_its_article_through_a_sample(searcher):
     from dataclasses import replace
 
     statute_only = replace(searcher.tuning, citizen=searcher.tuning.statute)
-    without = Searcher(searcher.folder, model_dir=searcher.encoder.model_dir, tuning=statute_only)
+    without = Searcher(searcher.folder, encoder=searcher.encoder, tuning=statute_only)
     assert _top_articles(without, text, 1) != [("qd-chuong-trai", "2")]
     assert _top_articles(searcher, text, 1) == [("qd-chuong-trai", "2")]
 
@@ -144,14 +144,14 @@ def test_changing_one_sample_question_encodes_only_it(small_corpus, small_index,
 
 
 def test_an_index_without_sample_questions_ranks_by_the_text_alone(small_corpus, model_dir,
-                                                                     tmp_path):
+                                                                     encoder, tmp_path):
     """A province that indexes only its own documents, with no sample questions yet."""
     from dataclasses import replace
 
     corpus = replace(small_corpus, laws=(), samples=())
     report = build_index(tmp_path / "index", corpus, model_dir=model_dir, progress=False)
     assert report.samples == 0 and report.passages == 2
-    bare = Searcher(tmp_path / "index", model_dir=model_dir)
+    bare = Searcher(tmp_path / "index", encoder=encoder)
     assert bare.samples.size == 0
     result = bare.search("nhà e định xin tiền làm chuồng cho trâu thì phải nộp giấy tờ gì", 2)
     assert {(h.passage.doc_id, h.passage.article_id) for h in result.hits} == {
@@ -161,14 +161,14 @@ def test_an_index_without_sample_questions_ranks_by_the_text_alone(small_corpus,
 
 def test_weights_on_the_samples_for_statute_like_questions_are_honoured(searcher):
     """Samples are skipped only when the weights in force give them nothing; a tuning that
-    ranks by the samples alone (benchmarks/retrieval.py's "samples" row) still uses them for a
-    question worded like the statute."""
+    ranks by the samples alone (the "samples" row of benchmarks/search/retrieval.py) still uses
+    them for a question worded like the statute."""
     from dataclasses import replace
 
     from knowledge.search import Weights
 
     only = Weights(dense=0.0, title=0.0, sample=2 / 3, sample_bm25=1 / 3)
-    by_samples = Searcher(searcher.folder, model_dir=searcher.encoder.model_dir,
+    by_samples = Searcher(searcher.folder, encoder=searcher.encoder,
                           tuning=replace(searcher.tuning, statute=only, citizen=only))
     result = by_samples.search("Nam từ đủ bao nhiêu tuổi thì được kết hôn?", 3)
     assert result.signals is not None and result.signals.gate == 0.0
