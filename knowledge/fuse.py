@@ -1,7 +1,7 @@
 """Fusing BM25 and dense scores, and deciding whether the result can be trusted.
 
 Linear fusion of min-max normalised scores measured better than reciprocal rank
-fusion here (benchmarks/README.md). The ``confident`` flag comes from a logistic
+fusion here (docs/figures.md). The ``confident`` flag comes from a logistic
 model over a few signals of the ranking, fitted by ``python -m knowledge calibrate``
 on questions with known answers and on questions the corpus cannot answer.
 """

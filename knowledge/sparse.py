@@ -2,7 +2,7 @@
 
 Vietnamese words are mostly two syllables ("thường trú"), so bigrams of syllables
 stand in for word segmentation (pyvi measured within noise of plain syllables,
-see benchmarks/README.md). A second field indexes the same tokens with every
+see docs/figures.md). A second field indexes the same tokens with every
 diacritic removed, so "thuong tru" still meets "thường trú".
 """
 

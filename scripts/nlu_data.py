@@ -1,6 +1,6 @@
 """Reading Rasa NLU training files: the examples of each intent, with or without entity markup.
 
-Used by the NLU benchmark (benchmarks/nlu.py) and by tests that check the training data.
+Used by the NLU benchmark (benchmarks/nlu/intents.py) and by tests that check the training data.
 """
 
 from __future__ import annotations

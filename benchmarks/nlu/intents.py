@@ -42,6 +42,7 @@ from pathlib import Path
 
 from benchmarks.common import REPO, publish
 from scripts.nlu_data import ENTITY, load, plain
+from scripts.stack import rasa_env
 from vietnamese import canonical, fold
 
 BOT = REPO / "bot"
@@ -123,9 +124,7 @@ def with_folded_copies(examples: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 def rasa(*args: str) -> None:
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": str(BOT)}
-    env.pop("VIRTUAL_ENV", None)
+    env = rasa_env(TF_CPP_MIN_LOG_LEVEL="3")  # as make run: bot/ and the repository importable
     proc = subprocess.run([str(RASA), *args], cwd=BOT, env=env, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"rasa {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import zipfile
 from pathlib import Path
 
@@ -32,13 +31,6 @@ def index_dir() -> Path:
     return Path(os.environ.get("CAUNOI_INDEX") or REPO / "models" / "index")
 
 
-def _knowledge_importable() -> None:
-    """``knowledge`` (the graph's session, the chat lexicon, the restorer: numpy only), for
-    whoever runs Rasa without the repository on PYTHONPATH (``benchmarks/nlu``)."""
-    if str(REPO) not in sys.path:
-        sys.path.append(str(REPO))
-
-
 def _required(path: Path, made_by: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"Thiếu {path} (tạo bằng: {made_by})")
@@ -51,7 +43,6 @@ class Reader:
     def __init__(self, model: Path, index: Path, restore: bool = True) -> None:
         from tokenizers import Tokenizer
 
-        _knowledge_importable()
         from knowledge.e5 import onnx_graph  # the session the search's encoder uses
 
         onnx = _required(model / onnx_graph.FILE, "make model")
@@ -80,7 +71,6 @@ def stamp(model: Path | None = None, index: Path | None = None, restore: bool = 
     """What the vectors depend on besides the text: the exported graph's stamp (it holds the
     model's hash), the tokenizer, and when restoring, the restorer's arrays (their CRCs: the
     .npz's own bytes change with every build) and the chat lexicon's files."""
-    _knowledge_importable()
     from knowledge import chat
     from knowledge.e5 import onnx_graph
     from vietnamese import SPELLINGS_FILE

@@ -1,6 +1,6 @@
 """The word features of the intent classifier, without Rasa: tf-idf of folded words and pairs,
 of folded character 2–5-grams, and of the words as typed. ``addons.linear_intents`` trains on
-them in Rasa; ``benchmarks/nlu_linear.py`` (the proxy, Python 3.11) uses the same ones."""
+them in Rasa; ``benchmarks/nlu/linear.py`` (the proxy, Python 3.11) uses the same ones."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Intent classification by a linear model over word counts and the search's sentence vectors.
 
-On the NLU split (``benchmarks/nlu_linear.py``) a linear model reads intents as well as DIET
+On the NLU split (``benchmarks/nlu/linear.py``) a linear model reads intents as well as DIET
 from the same counts (0.870 against 0.867 over three draws), and, unlike DIET, it gains from
 multilingual-e5-small's vector of the message (0.894). This component is that model inside
 Rasa: logistic regression (probabilities, so ``FallbackClassifier`` and ``IntentGuard`` see
@@ -17,10 +17,10 @@ still extracts entities). Retrieval intents are classified by their base name (`
 as DIET does; the response selector picks the response.
 
 In ``config.yml`` since 2026-11-28: with the 1,085 examples restored the same day, the NLU
-split macro-F1 over three draws went from 0.867 (DIET) to 0.903 (``benchmarks/nlu.py --quick
---draws 3``; ``bot/README.md``). Needs what ``addons.e5_reader`` needs (ONNX Runtime,
-tokenizers, the e5 model folder and the index's restorer); ``scripts/stack.py`` folds
-``e5_reader.stamp()`` into the model's fingerprint.
+split macro-F1 over three draws went from 0.867 (DIET) to 0.903 (``python -m
+benchmarks.nlu.intents --quick --draws 3``; ``docs/figures.md``). Needs what
+``addons.e5_reader`` needs (ONNX Runtime, tokenizers, the e5 model folder and the index's
+restorer); ``scripts/stack.py`` folds ``e5_reader.stamp()`` into the model's fingerprint.
 """
 
 from __future__ import annotations
