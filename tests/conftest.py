@@ -22,6 +22,16 @@ def model_dir() -> Path:
     return ensure_model(REPO / "models" / "multilingual-e5-small")
 
 
+def default_laws() -> Path | None:
+    """The default corpus's laws (``knowledge.laws_file()``), or None where there are none."""
+    from knowledge import laws_file
+
+    try:
+        return laws_file()
+    except FileNotFoundError:
+        return None
+
+
 @pytest.fixture(scope="session")
 def encoder(model_dir):
     """One loaded e5 encoder for every in-process test that does not test loading itself."""

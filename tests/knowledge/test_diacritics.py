@@ -8,20 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import laws_file
 from knowledge.diacritics import DiacriticRestorer, read_phrases, split_segments
+from tests.conftest import default_laws
 from vietnamese import fold, normalize, words
 
-
-def _laws_file() -> Path | None:
-    """The default corpus's laws (``knowledge.laws_file()``), or None where there are none."""
-    try:
-        return laws_file()
-    except FileNotFoundError:
-        return None
-
-
-LAWS = _laws_file()
+LAWS = default_laws()
 
 CORPUS = [
     "Thủ tục đăng ký thường trú tại cơ quan đăng ký cư trú.",

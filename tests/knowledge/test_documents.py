@@ -10,7 +10,6 @@ from pathlib import Path
 import docx
 import pytest
 
-from knowledge import laws_file
 from knowledge.documents import (
     Article,
     DocumentError,
@@ -20,17 +19,9 @@ from knowledge.documents import (
     load_laws_json,
     split_articles,
 )
+from tests.conftest import default_laws
 
-
-def _laws_file() -> Path | None:
-    """The default corpus's laws (``knowledge.laws_file()``), or None where there are none."""
-    try:
-        return laws_file()
-    except FileNotFoundError:
-        return None
-
-
-LAWS = _laws_file()
+LAWS = default_laws()
 
 DECISION = """ỦY BAN NHÂN DÂN TỈNH LÀO CAI
 CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM
