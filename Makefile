@@ -13,11 +13,14 @@ MODEL := models/multilingual-e5-small
 INDEX := models/index
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# What `make index` passes to `python -m knowledge build`, e.g. to index only the province's own
+# documents: make run INDEX_ARGS="--no-default-corpus --docs THƯ_MỤC"
+INDEX_ARGS ?=
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: help install run test lint index model bench clean browser rasa-model
+.PHONY: help laws install run test lint index model bench clean browser rasa-model
 
 help:
 	@echo "make run   - cài những gì còn thiếu, xây chỉ mục và huấn luyện trợ lý nếu cần, chạy toàn bộ sản phẩm (trò chuyện: http://$(HOST):$(PORT)/chat)"
@@ -42,18 +45,24 @@ $(RASA_VENV)/.installed: requirements/rasa.lock
 
 install: $(VENV)/.installed $(RASA_VENV)/.installed
 
+# The default laws are third-party data beside the clone (knowledge/sources.py): if they are
+# missing, say so before installing anything.
+laws:
+	@test -n "$(PY311)" || { echo "Cần Python 3.11 (python3.11)"; exit 1; }
+	@$(PY311) -m knowledge.sources $(INDEX_ARGS)
+
 model: $(VENV)/.installed
 	$(PY) -m knowledge model
 
 index: model
-	$(PY) -m knowledge build
+	$(PY) -m knowledge build $(INDEX_ARGS)
 
 # Trains the Rasa model only when bot/ changed (models/rasa/caunoi-<fingerprint>.tar.gz), then
 # starts the API (+ worker), the action server and Rasa; the chat page is at /chat.
-run: install index
+run: laws install index
 	$(PY) -m scripts.stack run --host $(HOST) --port $(PORT)
 
-rasa-model: install index
+rasa-model: laws install index
 	$(PY) -m scripts.stack train
 
 # actions/ and bot/addons/ run on Python 3.10 (pyproject.toml excludes them from the 3.11 pass).
@@ -67,7 +76,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
 	  || echo "Không cài được Chromium: các kiểm thử trình duyệt sẽ báo lỗi"; }
 
-test: install index lint browser
+test: laws install index lint browser
 	$(PY) -m pytest -q
 
 bench: index

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,8 @@ LAWS_ENV = "CAUNOI_LAWS_FILE"
 # beside the clone: <repo>/../shared/data/legal/laws.json
 DEFAULT_LAWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "legal" / "laws.json"
 ONLY_PROVINCE = "python -m knowledge build --no-default-corpus --docs THƯ_MỤC"
+# the same advice for make run / make test, which build the index with $(INDEX_ARGS)
+ONLY_PROVINCE_MAKE = 'make run INDEX_ARGS="--no-default-corpus --docs THƯ_MỤC"'
 
 
 class LawsFileMissing(FileNotFoundError):
@@ -32,10 +35,11 @@ class LawsFileMissing(FileNotFoundError):
     what is missing and how to go on."""
 
 
-def laws_file() -> Path:
+def laws_file(*, only_province: str = ONLY_PROVINCE) -> Path:
     """The default corpus's laws: the file ``CAUNOI_LAWS_FILE`` names, else the shared data
     beside the clone. A named file that is missing is an error, not a reason to fall back
-    to the other laws."""
+    to the other laws; its message ends with ``only_province``, how to index only the
+    province's own documents instead."""
     named = os.environ.get(LAWS_ENV, "").strip()
     path = Path(named) if named else DEFAULT_LAWS
     if path.is_file():
@@ -43,11 +47,11 @@ def laws_file() -> Path:
     if named:
         raise LawsFileMissing(
             f"Không thấy tệp luật {LAWS_ENV}={named}. Sửa {LAWS_ENV} cho đúng tệp laws.json, "
-            f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {ONLY_PROVINCE}"
+            f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {only_province}"
         )
     raise LawsFileMissing(
         f"Không thấy bộ luật mặc định ({path}). Đặt {LAWS_ENV}=đường/dẫn/laws.json, "
-        f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {ONLY_PROVINCE}"
+        f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {only_province}"
     )
 
 
@@ -103,3 +107,21 @@ def _unique(docs: list[Document], errors: list[DocumentError]) -> list[Document]
         seen.add(doc.doc_id)
         kept.append(doc)
     return kept
+
+
+def main(argv: list[str]) -> int:
+    """``python -m knowledge.sources [INDEX_ARGS…]``: what make run and make test check before
+    they install anything, so a missing laws file is said at once, not after minutes of
+    installing. Standard library only (it runs on the system's Python)."""
+    if "--no-default-corpus" in argv:
+        return 0
+    try:
+        laws_file(only_province=ONLY_PROVINCE_MAKE)
+    except LawsFileMissing as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -183,3 +183,24 @@ def test_the_provinces_documents_build_without_any_laws_file(lone_clone, model_d
                    "--no-default-corpus", "--docs", str(docs))
     assert done.returncode == 0, done.stderr
     assert list(_manifest(index)["documents"]) == ["ho-tro"]
+
+
+def test_make_says_at_once_that_the_laws_are_missing(lone_clone, tmp_path):
+    """make run and make test check the laws with the system's Python before installing
+    anything (``python -m knowledge.sources``, standard library only), and the advice they give
+    is one make can follow."""
+    def check(*args: str, **env: str) -> subprocess.CompletedProcess:
+        environ = {k: v for k, v in os.environ.items() if k not in {"CAUNOI_LAWS_FILE"}}
+        return subprocess.run([sys.executable, "-S", "-m", "knowledge.sources", *args],
+                              cwd=lone_clone, env={**environ, **env}, capture_output=True,
+                              text=True, timeout=60)
+
+    missing = check()
+    assert missing.returncode == 2
+    (line,) = missing.stderr.strip().splitlines()
+    assert "CAUNOI_LAWS_FILE" in line and str(lone_clone.parent / "shared") in line
+    assert 'make run INDEX_ARGS="--no-default-corpus --docs' in line
+    assert check("--no-default-corpus", "--docs", "x").returncode == 0
+    laws = tmp_path / "laws.json"
+    laws.write_text("[]", encoding="utf-8")
+    assert check(CAUNOI_LAWS_FILE=str(laws)).returncode == 0
