@@ -1,4 +1,5 @@
-"""``python -m feedback_api serve|worker|migrate|token create|token ensure|user create``."""
+"""``python -m feedback_api serve|worker|migrate``, ``token create|ensure|revoke`` and
+``user create|set-password``."""
 
 from __future__ import annotations
 
@@ -10,27 +11,34 @@ from pathlib import Path
 
 
 def _bootstrap_admin() -> None:
-    """First run on a fresh machine: an admin account, its password printed and kept in var/."""
+    """First run on a fresh machine: an admin account, its password printed and kept in the
+    data directory until the admin replaces it (which the first login demands)."""
     import secrets
 
     from sqlalchemy import func, select
 
     from feedback_api.auth.orm import User
+    from feedback_api.auth.passwords import BOOTSTRAP_USERNAME, FIRST_LOGIN_FILE
     from feedback_api.auth.service import create_user
-    from feedback_api.settings import DEFAULT_DATA
+    from feedback_api.settings import Settings
 
     db = _session()
     with db.session() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return
         password = secrets.token_urlsafe(12)
-        create_user(
-            session, username="admin", password=password, role="admin", full_name="Quản trị viên"
-        )
-    note = DEFAULT_DATA / "first-login.txt"
-    note.write_text(f"Hộp thư cán bộ: tài khoản admin, mật khẩu {password}\n", encoding="utf-8")
+        create_user(session, username=BOOTSTRAP_USERNAME, password=password, role="admin",
+                    full_name="Quản trị viên", must_change_password=True)
+    data_dir = Settings().data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    note = data_dir / FIRST_LOGIN_FILE
+    fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"Hộp thư cán bộ: tài khoản {BOOTSTRAP_USERNAME}, mật khẩu {password}\n"
+                  "(phải đổi ở lần đăng nhập đầu; tệp này sẽ tự xóa khi đổi xong)\n")
     note.chmod(0o600)
-    print(f"Lần chạy đầu: đăng nhập /inbox bằng admin / {password} (đã lưu ở {note})", flush=True)
+    print(f"Lần chạy đầu: đăng nhập /inbox bằng {BOOTSTRAP_USERNAME} / {password} "
+          f"(đã lưu ở {note})", flush=True)
 
 
 def _serve(args) -> int:
@@ -48,11 +56,15 @@ def _serve(args) -> int:
     worker = None
     if settings.run_worker and not args.no_worker:
         # Routing (the e5 encoder) runs in its own, lower-priority process: sharing the API's
-        # interpreter lock with it doubled intake latency under load.
-        from feedback_api.worker import spawn_worker_process
+        # interpreter lock with it doubled intake latency under load. The supervisor starts it
+        # again whenever it dies (with backoff), and /readyz tells whether it is alive.
+        import logging
 
-        worker = spawn_worker_process()
-    mailbox = None  # started after the fork above: no threads may run while forking
+        from feedback_api.worker import WorkerSupervisor
+
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+        worker = WorkerSupervisor().start()
+    mailbox = None  # a thread; the worker is spawned without preexec_fn, so forks stay safe
     if settings.dev_mailbox:
         from feedback_api.notify.devmail import start_dev_mailbox
 
@@ -70,11 +82,7 @@ def _serve(args) -> int:
         )
     finally:
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except Exception:  # noqa: BLE001 - it is going away either way
-                worker.kill()
+            worker.stop(timeout=15)
         if mailbox is not None:
             mailbox.stop()
     return 0
@@ -116,6 +124,22 @@ def _token(args) -> int:
     return 0
 
 
+def _token_revoke(args) -> int:
+    """Revoke every live token of a name. Other running API processes may accept it for up to
+    30 more seconds (their cache); the database refuses it at once."""
+    from feedback_api.auth.service import revoke_tokens
+
+    db = _session()
+    with db.session() as session:
+        count = revoke_tokens(session, name=args.name, actor="cli")
+    if not count:
+        print(f"Không có mã truy cập nào còn hiệu lực mang tên '{args.name}'.", file=sys.stderr)
+        return 2
+    print(f"Đã thu hồi {count} mã truy cập '{args.name}' (các tiến trình API khác ngừng nhận "
+          "trong vòng 30 giây).")
+    return 0
+
+
 def _token_ensure(args) -> int:
     """Reuse the token saved in ``--file`` while the database accepts it, else make a new one."""
     from feedback_api.auth.service import create_token, principal_for_token
@@ -151,11 +175,50 @@ def _user(args) -> int:
                 role=args.role,
                 full_name=args.full_name or "",
                 department=args.department,
+                must_change_password=args.must_change,
             )
     except DomainError as exc:
         print(exc.message, file=sys.stderr)
         return 2
     print(f"Đã tạo tài khoản {user.username} ({user.role}).")
+    return 0
+
+
+def _new_password() -> str | None:
+    """The new password: one line of stdin when piped, else typed twice (None: no match)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu mới: ")
+    return first if getpass.getpass("Nhập lại mật khẩu mới: ") == first else None
+
+
+def _user_set_password(args) -> int:
+    """A new password for an account; all its sessions end (e.g. a forgotten password)."""
+    from sqlalchemy import select
+
+    from feedback_api.auth.orm import User
+    from feedback_api.auth.passwords import forget_first_login, set_password
+    from feedback_api.errors import DomainError
+    from feedback_api.settings import Settings
+
+    password = _new_password()
+    if password is None:
+        print("Hai lần nhập mật khẩu không khớp nhau.", file=sys.stderr)
+        return 2
+    db = _session()
+    try:
+        with db.session() as session:
+            user = session.scalar(select(User).where(User.username == args.username))
+            if user is None:
+                print(f"Không có tài khoản '{args.username}'.", file=sys.stderr)
+                return 2
+            set_password(session, user=user, password=password, actor="cli",
+                         must_change=args.must_change)
+    except DomainError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    forget_first_login(Settings().data_dir, user)
+    print(f"Đã đổi mật khẩu của {args.username}; mọi phiên đăng nhập của tài khoản đã kết thúc.")
     return 0
 
 
@@ -189,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     te.add_argument("--name", required=True)
     te.add_argument("--file", required=True, help="tệp giữ mã (quyền 600)")
     te.set_defaults(func=_token_ensure)
+    tr = t.add_parser("revoke", help="thu hồi mọi mã còn hiệu lực mang tên này")
+    tr.add_argument("name")
+    tr.set_defaults(func=_token_revoke)
     u = sub.add_parser("user", help="tài khoản cán bộ").add_subparsers(dest="action", required=True)
     uc = u.add_parser("create", help="tạo tài khoản đăng nhập hộp thư")
     uc.add_argument("--username", required=True)
@@ -196,7 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     uc.add_argument("--department", help="mã cơ quan (bắt buộc với liaison)")
     uc.add_argument("--full-name")
     uc.add_argument("--password", help="mặc định: hỏi, hoặc biến CAUNOI_PASSWORD")
+    uc.add_argument("--must-change", action="store_true",
+                    help="buộc đổi mật khẩu ở lần đăng nhập đầu")
     uc.set_defaults(func=_user)
+    up = u.add_parser("set-password", help="đặt mật khẩu mới (đọc từ stdin nếu không phải "
+                      "terminal); mọi phiên đăng nhập của tài khoản kết thúc")
+    up.add_argument("username")
+    up.add_argument("--must-change", action="store_true",
+                    help="buộc đổi mật khẩu ở lần đăng nhập sau")
+    up.set_defaults(func=_user_set_password)
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from feedback_api import keys
 from knowledge import DEFAULT_INDEX, DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "var"
-DEV_SECRET = "dev-only-secret-change-me"
 KINDS = ("complaint", "proposal", "question")
 OFF = {"0", "false", "no", "off"}  # a flag is on unless it says one of these
 SERVICE_LEVELS_FORMAT = "CAUNOI_SERVICE_LEVELS cần dạng complaint=10,proposal=15,question=5"
@@ -35,8 +35,12 @@ class Settings(BaseSettings):
     database_url: str = Field(
         f"sqlite:///{DEFAULT_DATA / 'caunoi.db'}", validation_alias=AliasChoices("DATABASE_URL")
     )
-    secret_key: str = DEV_SECRET
-    # "production" refuses the development secret.
+    # Where the product keeps what it writes (the generated secret key among it).
+    data_dir: Path = DEFAULT_DATA
+    # The installation's secret (keys.py): CAUNOI_SECRET_KEY, else <data_dir>/secret.key,
+    # generated on first start. Never a constant.
+    secret_key: str = Field("", repr=False)
+    # "production" refuses a short secret key and a public URL that is not https.
     environment: str = Field("development", validation_alias=AliasChoices("CAUNOI_ENV"))
     public_url: str = "http://127.0.0.1:8000"
     # Notifications: SMTP for liaisons' email; the worker drains the outbox in-process.
@@ -63,6 +67,78 @@ class Settings(BaseSettings):
     # The web chat page forwards to Rasa's REST channel; Rasa answers after every action ran.
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout: float = 60.0
+
+    # --- supervision, readiness and retention (health.py, retention.py) ---
+    # The worker writes a heartbeat this often; /readyz fails when the newest one is older than
+    # readiness_heartbeat_seconds, or an item waits for routing (or a due outbox message for a
+    # worker) longer than readiness_backlog_seconds.
+    heartbeat_interval: float = Field(5.0, gt=0)
+    readiness_heartbeat_seconds: float = Field(60.0, gt=0)
+    readiness_backlog_seconds: float = Field(900.0, gt=0)
+    # Days kept (0 keeps forever); the worker deletes older rows once an hour.
+    retention_sent_outbox_days: int = Field(30, ge=0)
+    retention_dead_outbox_days: int = Field(30, ge=0)  # then the payload is blanked
+    retention_citizen_message_days: int = Field(180, ge=0)
+    retention_tracker_days: int = Field(90, ge=0)
+    retention_audit_days: int = Field(365, ge=0)
+
+    # --- department webhooks (departments/webhooks.py) ---
+    # Loopback, private, link-local, reserved and multicast destinations are refused unless
+    # this is on (a receiver on this machine or intranet; the tests' local receivers).
+    webhook_allow_private: bool = False
+
+    # --- officials' sessions and logins (auth/sessions.py, auth/throttle.py) ---
+    # A signed-in official is logged out after this many minutes without a request (and
+    # always 12 hours after logging in).
+    session_idle_minutes: int = Field(30, ge=1)
+    # Failed logins within 15 minutes, per username and per client address, after which
+    # further attempts wait 30 s, doubling per failure, at most 15 minutes.
+    login_failures_per_user: int = Field(5, ge=1)
+    login_failures_per_ip: int = Field(20, ge=1)
+
+    # --- personal data in stores outside the feedback database (privacy/) ---
+    # Rasa's tracker store as a SQLAlchemy URL (make run: sqlite:///var/rasa/tracker.db;
+    # compose: the "rasa" PostgreSQL database) and the action server's outbox file (the same
+    # CAUNOI_ACTIONS_OUTBOX the action server reads). Unset: export and erasure skip that store
+    # and say so in their answer.
+    tracker_store_url: str | None = Field(None, repr=False)  # may hold a password
+    actions_outbox: Path | None = None
+
+    # --- rate limits of the public endpoints (ratelimit.py) ---
+    # Where the counters live: memory:// (each API process counts alone) or a Redis URL such as
+    # redis://127.0.0.1:6379/3 (every API process shares one budget).
+    rate_limit_storage: str = "memory://"
+    # In the notation of the `limits` library, "N/second|minute|hour|day", several joined by
+    # ";"; empty switches that limit off. Per client address unless said otherwise; calls
+    # with a valid token or inbox session are not counted per address on search, status and
+    # articles (the action server makes them for every citizen).
+    rate_limit_chat: str = "120/minute"  # GET /chat, POST /chat/api/messages
+    rate_limit_chat_sender: str = "20/minute;300/day"  # the same, per chat sender (cookie)
+    rate_limit_search: str = "60/minute"
+    rate_limit_status: str = "10/minute;100/day"  # tracking codes must not be enumerable
+    rate_limit_articles: str = "60/minute"  # /api/v1/articles/…, /van-ban/…
+    rate_limit_open311: str = "60/minute"  # every Open311 route
+    rate_limit_submissions: str = "5/minute"  # POST /api/v1/feedback per channel+sender_id
+    rate_limit_votes: str = "30/minute;300/day"  # POST /api/v1/answers/votes, per sender
+    # Daily caps on filed items (0: none): per channel+sender_id on /api/v1/feedback, per
+    # client address on Open311.
+    submissions_per_day: int = Field(10, ge=0)
+    open311_submissions_per_day: int = Field(10, ge=0)
+
+    @field_validator("rate_limit_chat", "rate_limit_chat_sender", "rate_limit_search",
+                     "rate_limit_status", "rate_limit_articles", "rate_limit_open311",
+                     "rate_limit_submissions", "rate_limit_votes")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        """Refuse at start a limit the library cannot read, rather than at the first request."""
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError("giới hạn tần suất cần dạng 20/minute;300/day") from None
+        return value.strip()
 
     @field_validator("run_worker", "load_search", "dev_mailbox", "migrate_on_start", mode="before")
     @classmethod
@@ -105,9 +181,36 @@ class Settings(BaseSettings):
     def _at_least_one(cls, workers: int) -> int:
         return max(1, workers)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _generated_secret(cls, data: Any) -> Any:
+        """No secret given: the one in the data directory, created on first start."""
+        if isinstance(data, dict) and not data.get("secret_key"):
+            data = {**data, "secret_key": keys.load_or_create(
+                Path(data.get("data_dir") or DEFAULT_DATA))}
+        return data
+
     @model_validator(mode="after")
-    def _no_dev_secret_in_production(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("CAUNOI_SECRET_KEY phải được đặt khi chạy production")
+    def _production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if len(self.secret_key) < keys.MIN_LENGTH:
+            raise ValueError(f"CAUNOI_SECRET_KEY cần ít nhất {keys.MIN_LENGTH} ký tự khi chạy "
+                             "production")
+        if not self.public_url.startswith("https://"):
+            raise ValueError("CAUNOI_PUBLIC_URL phải là địa chỉ https:// khi chạy production")
         return self
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over https: always in production, else when the public URL is https."""
+        return self.production or self.public_url.startswith("https://")
+
+    def key(self, purpose: str) -> bytes:
+        """The key for one purpose, derived from the secret (keys.derive)."""
+        return keys.derive(self.secret_key, purpose)
 

@@ -19,12 +19,12 @@ from feedback_api.errors import Conflict
 KEY_REUSED = "Khóa idempotency_key này đã dùng cho một đánh giá khác."
 
 
-def voter_hash(secret: str, channel: str, sender_id: str | None) -> str | None:
+def voter_hash(secret: bytes, channel: str, sender_id: str | None) -> str | None:
     """A keyed hash of who voted: counts a person once without keeping their id."""
     if not sender_id:
         return None
     message = f"{channel}:{sender_id}".encode()
-    return hmac.new(secret.encode(), b"caunoi-vote-v1:" + message, hashlib.sha256).hexdigest()
+    return hmac.new(secret, b"caunoi-vote-v1:" + message, hashlib.sha256).hexdigest()
 
 
 def _citations(data: VoteCreate) -> list[dict]:
@@ -41,7 +41,7 @@ def _same_vote(vote: AnswerVote, data: VoteCreate) -> bool:
 
 
 def record_vote(
-    session: Session, *, data: VoteCreate, secret: str, now: datetime | None = None
+    session: Session, *, data: VoteCreate, secret: bytes, now: datetime | None = None
 ) -> tuple[AnswerVote, bool]:
     """Store a vote once per idempotency key: (vote, created). Same key, other vote: Conflict."""
     vote = AnswerVote(
@@ -69,14 +69,14 @@ def record_vote(
         return existing, False
 
 
-def votes_of(session: Session, *, secret: str, channel: str, sender_id: str) -> list[AnswerVote]:
+def votes_of(session: Session, *, secret: bytes, channel: str, sender_id: str) -> list[AnswerVote]:
     """A citizen's votes, found through the same keyed hash they were stored under."""
     voter = voter_hash(secret, channel, sender_id)
     query = select(AnswerVote).where(AnswerVote.voter == voter).order_by(AnswerVote.id)
     return list(session.scalars(query))
 
 
-def erase_voter(session: Session, *, secret: str, channel: str, sender_id: str) -> int:
+def erase_voter(session: Session, *, secret: bytes, channel: str, sender_id: str) -> int:
     """Unlink a citizen's votes from them (as their items lose their sender id); the verdicts
     stay in the counts. Returns how many votes were unlinked."""
     votes = votes_of(session, secret=secret, channel=channel, sender_id=sender_id)

@@ -1,4 +1,9 @@
-"""Tokens, passwords and who may see what."""
+"""Tokens, passwords and who may see what.
+
+Verified tokens are cached for 30 seconds per process (the bot calls on every turn).
+``revoke_tokens`` drops them from the cache of the process that revokes; other API processes
+stop accepting a revoked token within those 30 seconds.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedback_api.auth.orm import ApiToken, User
+from feedback_api.auth.orm import ApiToken, AuditEntry, User
+from feedback_api.db import utcnow
 from feedback_api.errors import Conflict, Invalid
 
 TOKEN_ROLES = ("service", "admin", "triage")
+MIN_PASSWORD, MAX_PASSWORD = 8, 200  # the login form reads at most 200 characters
 USER_ROLES = ("admin", "triage", "liaison")
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so timing does not reveal which users exist.
@@ -82,6 +89,35 @@ def principal_for_token(session: Session, *, token: str) -> Principal | None:
     return principal
 
 
+def revoke_tokens(session: Session, *, name: str, actor: str, ip: str | None = None) -> int:
+    """Revoke every live token of this name; returns how many (0: none was live).
+
+    This process forgets them at once; another API process within ``_TOKEN_TTL`` seconds.
+    """
+    rows = list(session.scalars(select(ApiToken).where(ApiToken.name == name,
+                                                       ApiToken.revoked_at.is_(None))))
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        _token_cache.pop(row.token_hash, None)
+    if rows:
+        audit(session, actor=actor, action="token.revoke", target=name,
+              details={"tokens": len(rows), **({"ip": ip} if ip else {})})
+    return len(rows)
+
+
+def check_password(password: str) -> None:
+    """The one rule for a new password, wherever it is set."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"Mật khẩu cần ít nhất {MIN_PASSWORD} ký tự.")
+    if len(password) > MAX_PASSWORD:
+        raise Invalid(f"Mật khẩu dài quá {MAX_PASSWORD} ký tự.")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
 def create_user(
     session: Session,
     *,
@@ -90,14 +126,14 @@ def create_user(
     role: str,
     full_name: str = "",
     department: str | None = None,
+    must_change_password: bool = False,
 ) -> User:
     """An official's account; liaisons belong to one department."""
     if role not in USER_ROLES:
         raise Invalid(f"Vai trò không hợp lệ: {role} (chọn {', '.join(USER_ROLES)}).")
     if role == "liaison" and not department:
         raise Invalid("Đầu mối (liaison) phải thuộc một cơ quan: thêm --department.")
-    if len(password) < 8:
-        raise Invalid("Mật khẩu cần ít nhất 8 ký tự.")
+    check_password(password)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"Tài khoản '{username}' đã có.")
     user = User(
@@ -106,6 +142,7 @@ def create_user(
         password_hash=_hasher.hash(password),
         role=role,
         department_code=department if role == "liaison" else None,
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -136,9 +173,10 @@ def principal_for_user(user: User) -> Principal:
 
 
 def audit(session: Session, *, actor: str, action: str, target: str, details: dict | None = None):
-    """Record an administrative write (who, what, on which object)."""
-    from feedback_api.auth.orm import AuditEntry
+    """Record an administrative write or an authentication event (who, what, on which object).
 
+    Callers put the client address in ``details["ip"]``; never a password.
+    """
     entry = AuditEntry(actor=actor, action=action, target=target, details=details or {})
     session.add(entry)
     return entry

@@ -47,7 +47,7 @@ class Chat:
         return cls(
             rasa=RasaClient(base_url=settings.rasa_url, timeout=settings.rasa_timeout),
             senders=SenderCookies(
-                settings.secret_key, secure=settings.public_url.startswith("https://")
+                settings.key("chat-sender"), secure=settings.secure_cookies
             ),
             threads=anyio.CapacityLimiter(RASA_THREADS),
         )

@@ -32,7 +32,7 @@ class SenderCookies:
     it is given, so a forged id would read or write someone else's conversation.
     """
 
-    def __init__(self, secret_key: str, *, secure: bool) -> None:
+    def __init__(self, secret_key: str | bytes, *, secure: bool) -> None:
         self.serializer = URLSafeTimedSerializer(secret_key, salt="caunoi-chat-sender")
         self.secure = secure
 

@@ -9,17 +9,20 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from feedback_api.auth import passwords
 from feedback_api.auth.orm import User
 from feedback_api.auth.service import USER_ROLES, audit, create_user
+from feedback_api.auth.sessions import end_user_sessions
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
-from feedback_api.departments.views import DepartmentUpdate
-from feedback_api.deps import ClassifierDep, DbSession
+from feedback_api.departments.views import DepartmentUpdate, new_secret
+from feedback_api.deps import ClassifierDep, DbSession, SettingsDep
 from feedback_api.errors import DomainError, Invalid, NotFound
 from feedback_api.feedback import lifecycle
 from feedback_api.inbox import charts, stats
 from feedback_api.inbox.pages import AdminUser, Form, PageError, Viewer, redirect, render
 from feedback_api.inbox.sessions import session_of
+from feedback_api.ratelimit import client_address as client_ip
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 LIAISON_FIELDS = ("name", "email", "zalo_user_id", "phone")
@@ -75,12 +78,14 @@ def _department_update(form: dict[str, str]) -> DepartmentUpdate:
 
 @router.post("/admin/departments/{code}")
 def department_save(request: Request, code: str, me: AdminUser, form: Form, session: DbSession,
-                    classifier: ClassifierDep):
+                    classifier: ClassifierDep, settings: SettingsDep):
     try:
         body = _department_update(form)
-        departments.update_department(
+        before = departments.get_department(session, code=code).webhook_secret_version or 0
+        dept = departments.update_department(
             session, code=code, name=body.name, mandate=body.mandate,
             webhook_url=body.webhook_url, liaison=body.liaison.model_dump(exclude_none=True),
+            allow_private_webhooks=settings.webhook_allow_private,
         )
         audit(session, actor=me.actor, action="department.update", target=code,
               details=body.model_dump(exclude_none=True))
@@ -93,7 +98,31 @@ def department_save(request: Request, code: str, me: AdminUser, form: Form, sess
         return redirect(f"/inbox/admin/departments/{code}")
     classifier.refresh()
     session_of(request).flash("Đã lưu thông tin cơ quan.")
+    if secret := new_secret(settings, dept, before):
+        return _show_secret(request, dept, secret)
     return redirect("/inbox/admin/departments")
+
+
+@router.post("/admin/departments/{code}/webhook-secret")
+def department_rotate_secret(request: Request, code: str, me: AdminUser, form: Form,
+                             session: DbSession, settings: SettingsDep):
+    try:
+        before = departments.get_department(session, code=code).webhook_secret_version or 0
+        dept = departments.rotate_webhook_secret(session, code=code)
+    except NotFound as exc:
+        raise PageError(404, exc.message) from exc
+    audit(session, actor=me.actor, action="department.webhook_secret", target=code,
+          details={"version": dept.webhook_secret_version})
+    session.commit()
+    return _show_secret(request, dept, new_secret(settings, dept, before))
+
+
+def _show_secret(request: Request, dept, secret: str | None):
+    """The one page that shows a department's webhook secret: rendered, not redirected to
+    (a flash message would keep it in the session), and never cached."""
+    page = render(request, "webhook_secret.html", dept=dept, secret=secret)
+    page.headers["Cache-Control"] = "no-store"
+    return page
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -139,7 +168,33 @@ def user_deactivate(request: Request, user_id: int, me: AdminUser, form: Form,
         return redirect("/inbox/admin/users")
     if user.active:
         user.active = False
-        audit(session, actor=me.actor, action="user.deactivate", target=user.username)
+        ended = end_user_sessions(session, user_id=user.id, reason="deactivated")
+        audit(session, actor=me.actor, action="user.deactivate", target=user.username,
+              details={"ip": client_ip(request), "sessions_ended": ended})
         session.commit()
     session_of(request).flash(f"Đã khóa tài khoản {user.username}.")
+    return redirect("/inbox/admin/users")
+
+
+@router.post("/admin/users/{user_id}/password")
+def user_reset_password(request: Request, user_id: int, me: AdminUser, form: Form,
+                        session: DbSession):
+    """A temporary password from an admin: the owner's sessions end, and the owner must choose
+    another at the next login."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise PageError(404, "Không tìm thấy tài khoản.")
+    if user.id == me.user_id:
+        session_of(request).flash("Hãy đổi mật khẩu của chính mình ở trang Đổi mật khẩu.",
+                                  "error")
+        return redirect("/inbox/admin/users")
+    try:
+        passwords.set_password(session, user=user, password=form.get("password") or "",
+                               actor=me.actor, ip=client_ip(request), must_change=True)
+        session.commit()
+        session_of(request).flash(f"Đã đặt lại mật khẩu cho {user.username}; người dùng sẽ "
+                                  "phải đổi mật khẩu khi đăng nhập.")
+    except DomainError as exc:
+        session.rollback()
+        session_of(request).flash(exc.message, "error")
     return redirect("/inbox/admin/users")

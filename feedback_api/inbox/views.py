@@ -1,4 +1,4 @@
-"""The officials' inbox: login, the filtered list, CSV export, one item and its actions.
+"""The officials' inbox: the filtered list, CSV export, one item and its actions.
 
 Pages only: the work is done by feedback.service and feedback.flows. Every form carries the
 session's CSRF token; every POST redirects (post/redirect/get) with a flash message.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from datetime import timedelta
 from math import ceil
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
-from feedback_api.auth.service import Principal, audit, authenticate
+from feedback_api.auth.service import Principal, audit
 from feedback_api.departments import service as departments
 from feedback_api.departments.codes import CENTRAL
 from feedback_api.deps import DbSession, SearcherDep, SettingsDep
@@ -49,12 +50,15 @@ MAX_REASON = 1000
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Pages, static files, the session middleware and the HTML error pages."""
+    from feedback_api.inbox.account import router as account_router
     from feedback_api.inbox.admin import router as admin_router
 
-    store = SessionStore(settings.secret_key, secure=settings.public_url.startswith("https://"))
+    store = SessionStore(settings.key("inbox-session"), secure=settings.secure_cookies,
+                         idle=timedelta(minutes=settings.session_idle_minutes))
     app.state.inbox_articles = CitedArticles()
     install_sessions(app, store)
     install_error_pages(app)
+    app.include_router(account_router)
     app.include_router(router)
     app.include_router(admin_router)
     app.mount("/inbox/static", StaticFiles(directory=HERE / "static"), name="inbox-static")
@@ -70,40 +74,6 @@ def clean(text: str | None, *, limit: int, required: str | None = None) -> str |
     if len(value) > limit:
         raise Invalid(f"Nội dung dài quá {limit} ký tự.")
     return value
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths under /inbox (no open redirect)."""
-    if target and target.startswith("/inbox") and "//" not in target and "\\" not in target:
-        return target
-    return "/inbox"
-
-
-# --- login ---------------------------------------------------------------------------------
-
-@router.get("/login")
-def login_page(request: Request, next: str | None = None):
-    if getattr(request.state, "user_principal", None) is not None:
-        return redirect(_safe_next(next))
-    return render(request, "login.html", next=_safe_next(next))
-
-
-@router.post("/login")
-def login(request: Request, form: Form, session: DbSession):
-    username = (form.get("username") or "").strip()[:100]
-    user = authenticate(session, username=username, password=(form.get("password") or "")[:200])
-    if user is None:
-        return render(request, "login.html", status=401, next=_safe_next(form.get("next")),
-                      username=username, error="Tên đăng nhập hoặc mật khẩu không đúng.")
-    session_of(request).login(user.id)
-    return redirect(_safe_next(form.get("next")))
-
-
-@router.post("/logout")
-def logout(request: Request, me: Viewer, form: Form):
-    session_of(request).logout()
-    session_of(request).flash("Đã đăng xuất.")
-    return redirect("/inbox/login")
 
 
 # --- list and export -------------------------------------------------------------------------

@@ -133,5 +133,7 @@ def test_service_levels_and_database_url_come_from_the_environment(monkeypatch):
         Settings()
     monkeypatch.delenv("CAUNOI_SERVICE_LEVELS")
     monkeypatch.setenv("CAUNOI_ENV", "production")
+    monkeypatch.setenv("CAUNOI_PUBLIC_URL", "https://phananh.laocai.example")
+    monkeypatch.setenv("CAUNOI_SECRET_KEY", "too-short")
     with pytest.raises(ValueError, match="CAUNOI_SECRET_KEY"):
         Settings()

@@ -152,8 +152,16 @@ def test_login_sets_a_safe_cookie_and_logout_ends_it(inbox):
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=43200" in cookie
     assert browser.get("/inbox").status == 200
+    before = next(c.value for c in browser.jar if c.name == "caunoi_inbox")
     assert browser.post("/inbox/logout", {}).location == "/inbox/login"
     assert browser.get("/inbox").status == 303
+    # The cookie from before the logout, replayed (copied by malware, or from a shared
+    # computer's disk): the server ended that session, so it opens nothing.
+    replayed = browser.open("GET", "/inbox", headers={"Cookie": f"caunoi_inbox={before}"})
+    assert replayed.status == 303 and replayed.location.startswith("/inbox/login")
+    page = browser.open("GET", "/api/v1/feedback?limit=1",
+                        headers={"Cookie": f"caunoi_inbox={before}"})
+    assert page.status == 401
 
 
 @pytest.mark.parametrize(("username", "password"), [("hop-thu-admin", "sai-mat-khau-123"),
@@ -279,13 +287,80 @@ def test_csv_export_has_bom_and_no_personal_data(inbox):
     assert "0987654321" not in text and "Lò Thị Mai" not in text and "zalo-" not in text
 
 
-def test_dashboard_renders_svg_charts(inbox):
+TOTAL = re.compile(r'<li class="st-([a-z_]+)">[^<]*<b>(\d+)</b>')
+
+
+def dashboard_counts(page: Page) -> dict[str, int]:
+    """The status totals at the top of the dashboard, and ``weeks`` (the 12-week total)."""
+    counts = {status: int(n) for status, n in TOTAL.findall(page.text)}
+    counts["weeks"] = int(re.search(r"12 tuần gần nhất: (\d+)", page.text).group(1))
+    return counts
+
+
+def stored_counts(database, department: str | None) -> dict[str, int]:
+    """The same totals counted in the database, for one department or for all."""
+    from sqlalchemy import func
+
+    from feedback_api.db import utcnow
+    from feedback_api.feedback import lifecycle
+    from feedback_api.feedback.orm import FeedbackItem
+    from feedback_api.inbox.stats import week_starts
+
+    scope = [] if department is None else [FeedbackItem.department_code == department]
+    with database.session() as s:
+        rows = dict(s.execute(select(FeedbackItem.status, func.count())
+                              .where(*scope).group_by(FeedbackItem.status)).all())
+        weeks = s.scalar(select(func.count()).where(
+            FeedbackItem.created_at >= week_starts(utcnow())[0], *scope))
+    return {**{status: rows.get(status, 0) for status in lifecycle.STATUSES}, "weeks": weeks}
+
+
+def test_dashboard_renders_svg_charts(inbox, database):
+    from feedback_api.departments.orm import Department
+
     make_item(inbox, "Bệnh viện huyện thiếu thuốc", "y-te")
+    make_item(inbox, "Trường mầm non thôn 4 dột nát, mưa là học sinh phải nghỉ", "giao-duc")
     page = logged_in(inbox, "hop-thu-admin").get("/inbox/dashboard")
     assert page.status == 200
     assert page.text.count("<svg") >= 2 and "Sở Y tế" in page.text
     assert "Theo tuần" in page.text and "Quá hạn theo cơ quan" in page.text
-    assert logged_in(inbox, "hop-thu-yte").get("/inbox/dashboard").status == 200
+    assert dashboard_counts(page) == stored_counts(database, None)
+    liaison = logged_in(inbox, "hop-thu-yte").get("/inbox/dashboard")
+    assert liaison.status == 200
+    # A liaison's dashboard counts and names only the own department's items.
+    counts = dashboard_counts(liaison)
+    assert counts == stored_counts(database, "y-te") and counts != stored_counts(database, None)
+    with database.session() as s:
+        others = [d.name for d in s.scalars(select(Department).where(Department.code != "y-te"))]
+    assert "Sở Y tế" in liaison.text and "Sở Giáo dục và Đào tạo" in page.text
+    assert [name for name in others if html.escape(name) in liaison.text] == []
+    assert "Chưa phân loại" not in liaison.text
+
+
+def test_liaison_merge_suggestions_and_merges_stay_in_the_department(inbox, database):
+    from feedback_api.feedback.orm import FeedbackItem
+
+    tag = uuid.uuid4().hex[:6]
+    text = f"Trạm y tế xã Cốc San {tag} hết thuốc hạ sốt cho trẻ em, người dân phải mua ngoài"
+    own = make_item(inbox, text, "y-te")
+    twin = make_item(inbox, text + " từ tuần trước", "y-te")
+    foreign = make_item(inbox, text + " nhiều ngày", "giao-duc")
+    liaison = logged_in(inbox, "hop-thu-yte")
+    page = liaison.get(f"/inbox/items/{own}")
+    assert page.status == 200
+    suggested = page.text.split("Có thể trùng")[1].split("</ul>")[0]
+    assert twin in suggested and foreign not in suggested and foreign not in page.text
+    # Merging into another department's item is refused like an unknown code; nothing changes.
+    before = len(events(database, own))
+    page = liaison.post(f"/inbox/items/{own}/merge", {"into": foreign, "reason": "Trùng"})
+    assert page.status == 303
+    shown = liaison.get(page.location).text
+    assert 'class="flash flash-error"' in shown and f"Không tìm thấy phản ánh có mã {foreign}" \
+        in shown
+    assert len(events(database, own)) == before
+    with database.session() as s:
+        item = s.scalar(select(FeedbackItem).where(FeedbackItem.tracking_code == own))
+        assert item.status != "merged" and item.merged_into_id is None
 
 
 def test_admin_pages_are_for_admins_only(inbox):
