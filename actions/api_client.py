@@ -139,14 +139,16 @@ class ApiClient:
 
     # --- the calls the actions make ------------------------------------------------------
     def search(self, question: str, k: int = 5) -> dict:
-        """Hits with citations and the ``confident`` flag (public endpoint)."""
-        reply = self.request("GET", "/api/v1/search", params={"q": question[:1000], "k": k},
-                             auth=False)
+        """Hits with citations and the ``confident`` flag. The token is sent although the
+        endpoint is public: the API limits anonymous callers per address, and this one address
+        speaks for every citizen (each is limited per sender at the chat instead)."""
+        reply = self.request("GET", "/api/v1/search", params={"q": question[:1000], "k": k})
         return self._ok(reply, "search")
 
     def status(self, code: str) -> dict | None:
-        """Public status of a tracking code, or None when the API does not know it."""
-        reply = self.request("GET", f"/api/v1/status/{quote(code, safe='')}", auth=False)
+        """Public status of a tracking code, or None when the API does not know it (with the
+        token, for the same reason as ``search``)."""
+        reply = self.request("GET", f"/api/v1/status/{quote(code, safe='')}")
         if reply.status == 404:
             return None
         return self._ok(reply, "status")

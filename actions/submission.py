@@ -108,6 +108,10 @@ def after_submission(dispatcher: CollectingDispatcher, entry: Entry,
         if procedure and procedure.get("text"):
             dispatcher.utter_message(response="utter_formal_procedure",
                                      explanation=procedure["text"])
+    elif "HTTP 429" in (entry.last_error or ""):
+        # Over the API's limit for this sender (e.g. the daily cap): kept, sent when it allows.
+        dispatcher.utter_message(response="utter_submission_deferred",
+                                 tracking_code=entry.tracking_code)
     else:
         dispatcher.utter_message(response="utter_api_down_saved",
                                  tracking_code=entry.tracking_code)

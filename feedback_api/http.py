@@ -1,6 +1,7 @@
 """HTTP guards and error shapes of the whole app, in one place.
 
-Guards: the body-size limit, the refusal of NUL characters and of repeated query parameters.
+Guards: the body-size limit (counted while the body streams in), the refusal of NUL characters
+and of repeated query parameters, and the security headers of every response.
 Errors: every error of the JSON API is ``ErrorPublic`` (one Vietnamese sentence; validation
 adds ``errors``), framework messages are translated, domain errors (errors.py) get their
 status, and the OpenAPI document declares 422 bodies as they are sent. Open311 keeps
@@ -9,14 +10,18 @@ GeoReport's own error shape (open311/views.py).
 
 from __future__ import annotations
 
+import html
 import re
 import weakref
+from math import ceil
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedback_api.errors import DomainError
 
@@ -25,7 +30,8 @@ FRAMEWORK_MESSAGES = {
     "Not Found": "Không tìm thấy địa chỉ này.",
     "Method Not Allowed": "Địa chỉ này không hỗ trợ phương thức này.",
 }
-DRAIN_LIMIT = 20_000_000  # larger bodies get the 413 without being read
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+DRAIN_LIMIT = 20_000_000  # announced sizes above this get the 413 and a closed connection
 MAX_BODY = 1_000_000  # bytes; feedback text is capped at 5,000 characters anyway
 JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash
 TOO_LARGE = "Nội dung gửi lên quá lớn."
@@ -47,6 +53,7 @@ ERROR_MEANINGS = {
     409: "Xung đột trạng thái hoặc khóa idempotency_key",
     413: "Nội dung gửi lên quá lớn",
     422: "Dữ liệu không hợp lệ",
+    429: "Gửi quá nhiều yêu cầu (xem Retry-After)",
     503: "Dịch vụ tạm thời chưa sẵn sàng",
 }
 
@@ -99,33 +106,187 @@ def single_valued_query(request: Request) -> None:
         ])
 
 
-def has_nul(request: Request, body: bytes) -> bool:
+def has_nul(scope: Scope, body: bytes) -> bool:
     """A NUL character anywhere in the input (PostgreSQL text cannot store it)."""
-    query = request.scope.get("query_string", b"")
-    form = "urlencoded" in request.headers.get("content-type", "")
+    query = scope.get("query_string", b"")
+    form = "urlencoded" in Headers(scope=scope).get("content-type", "")
     escaped = b"%00" in body if form else JSON_NUL.search(body) is not None
-    return "\x00" in request.url.path or b"%00" in query or b"\x00" in body or escaped
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in body or escaped
 
 
-async def limit_body(request: Request, call_next):
-    """413 for bodies over ``MAX_BODY``; a clear 4xx for NUL characters anywhere."""
-    size = request.headers.get("content-length")
-    if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
-        if size.isdigit() and int(size) <= DRAIN_LIMIT:
-            # Read and drop the body, so the client sees the 413 rather than a reset.
-            async for _ in request.stream():
-                pass
-        return JSONResponse(status_code=413, content={"detail": TOO_LARGE})
-    body = b""
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        body = await request.body()  # at most MAX_BODY, or chunked: checked below
-    if len(body) > MAX_BODY:
-        return JSONResponse(status_code=413, content={"detail": TOO_LARGE})
-    if has_nul(request, body):
-        if request.url.path.startswith("/open311/"):  # GeoReport's error shape there
-            return JSONResponse(status_code=400, content=[{"code": 400, "description": HAS_NUL}])
-        return JSONResponse(status_code=422, content={"detail": HAS_NUL})
-    return await call_next(request)
+def _refusal(scope: Scope, status: int, message: str, *, close: bool = False) -> JSONResponse:
+    """An error from the guards, in GeoReport's shape under /open311/."""
+    headers = {"Connection": "close"} if close else None
+    if scope["path"].startswith("/open311/"):
+        content: object = [{"code": status, "description": message}]
+    else:
+        content = {"detail": message}
+    return JSONResponse(status_code=status, content=content, headers=headers)
+
+
+class BodyGuard:
+    """413 for bodies over ``MAX_BODY``, counted as they arrive; a clear 4xx for NUL characters.
+
+    Pure ASGI, so nothing reads the body before it, and at most ``MAX_BODY`` bytes are ever
+    held: a chunked body is refused as soon as its bytes pass the cap (the server discards the
+    rest); a body that announces too much is read and dropped as it arrives, then refused (so
+    a client that sends everything before reading sees the 413), unless it announces more
+    than ``DRAIN_LIMIT``: then the 413 closes the connection at once.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        size = Headers(scope=scope).get("content-length")
+        if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
+            huge = not size.isdigit() or int(size) > DRAIN_LIMIT
+            if not huge:
+                # Read and drop it (nothing is kept): a client that sends its whole body
+                # before reading the answer then sees the 413 rather than a reset connection.
+                while (message := await receive())["type"] == "http.request" and message.get(
+                    "more_body", False
+                ):
+                    pass
+                if message["type"] == "http.disconnect":
+                    return
+            await _refusal(scope, 413, TOO_LARGE, close=huge)(scope, receive, send)
+            return
+        body = b""
+        if scope["method"] in BODY_METHODS:
+            chunks: list[bytes] = []
+            received, more = 0, True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client went away: nobody to answer
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > MAX_BODY:
+                    await _refusal(scope, 413, TOO_LARGE)(scope, receive, send)
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            body = b"".join(chunks)
+        if has_nul(scope, body):
+            open311 = scope["path"].startswith("/open311/")  # GeoReport says 400 there
+            await _refusal(scope, 400 if open311 else 422, HAS_NUL)(scope, receive, send)
+            return
+        if scope["method"] not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            """The body read above, then whatever the server says next (a disconnect)."""
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+# Our pages load only their own files (chat.js, the style sheets): no inline script or style.
+# Images may come from https (an image the assistant sends). Nothing may frame a page.
+CSP = ("default-src 'self'; img-src 'self' data: https:; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+# FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN and start them with an
+# inline script. They show only the public OpenAPI document and put no input into the page,
+# so they get their own looser policy (still never framed); see docs/operations.md.
+CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = (f"default-src 'self'; script-src 'self' 'unsafe-inline' {CDN}; "
+            f"style-src 'self' 'unsafe-inline' {CDN} https://fonts.googleapis.com; "
+            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
+            "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'")
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+HSTS = "max-age=31536000"  # a year; no includeSubDomains: the province's other hosts are theirs
+INBOX_COOKIE = b"caunoi_inbox="  # inbox/sessions.py COOKIE: a session makes a response private
+
+
+def _private(scope: Scope) -> bool:
+    """Responses that must not be kept by a browser or proxy: the inbox, the personal-data API
+    and anything sent to a bearer token or an inbox session."""
+    path = scope["path"]
+    if path.startswith(("/inbox/", "/api/v1/personal-data")) or path == "/inbox":
+        return not path.startswith("/inbox/static/")
+    headers = Headers(scope=scope)
+    return "authorization" in headers or INBOX_COOKIE in headers.get("cookie", "").encode()
+
+
+class SecurityHeaders:
+    """CSP, nosniff, referrer policy and no framing on every response; ``no-store`` on private
+    ones; HSTS in production (``settings.production``, read from the running app's services)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = _private(scope)
+        services = getattr(scope["app"].state, "services", None) if "app" in scope else None
+        production = services is not None and services.settings.production
+        csp = DOCS_CSP if scope["path"] in DOCS_PATHS else CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", csp)
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if private:
+                    headers["Cache-Control"] = "no-store"
+                if production:
+                    headers["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class TooManyRequests(Exception):
+    """A rate limit is spent (ratelimit.py): 429 with ``Retry-After``.
+
+    Not an ``HTTPException``: Open311's routes turn those into GeoReport errors and would drop
+    the ``Retry-After`` header; this one reaches ``too_many_requests`` from every route.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def wait_message(seconds: int) -> str:
+    """The Vietnamese sentence of a 429, with the wait in a unit a citizen reads at a glance."""
+    if seconds < 120:
+        wait = f"{seconds} giây"
+    elif seconds < 7200:
+        wait = f"{ceil(seconds / 60)} phút"
+    else:
+        wait = f"{ceil(seconds / 3600)} giờ"
+    return f"Bạn gửi quá nhiều yêu cầu. Vui lòng thử lại sau {wait}."
+
+
+async def too_many_requests(request: Request, exc: TooManyRequests) -> Response:
+    """JSON for the API, GeoReport's shape under /open311/, a small page for a browser."""
+    message = wait_message(exc.retry_after)
+    headers = {"Retry-After": str(exc.retry_after)}
+    if request.url.path.startswith("/open311/"):
+        return JSONResponse(status_code=429, headers=headers,
+                            content=[{"code": 429, "description": message}])
+    if "text/html" in request.headers.get("accept", ""):
+        page = ('<!doctype html><html lang="vi"><head><meta charset="utf-8">'
+                '<title>Quá nhiều yêu cầu · Cầu Nối</title></head>'
+                f'<body><p>{html.escape(message)}</p></body></html>')
+        return HTMLResponse(page, status_code=429, headers=headers)
+    return JSONResponse(status_code=429, content={"detail": message}, headers=headers)
 
 
 async def framework_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -171,8 +332,10 @@ def install(app: FastAPI) -> None:
 
     ``single_valued_query`` is an app-wide dependency instead (it needs the matched route).
     """
-    app.middleware("http")(limit_body)
+    app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's refusals get the headers too
     app.add_exception_handler(StarletteHTTPException, framework_error)
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(TooManyRequests, too_many_requests)
     app.add_exception_handler(RequestValidationError, invalid_request)
     document_errors(app)

@@ -12,6 +12,7 @@ from feedback_api.answers.schemas import VoteCreate, VoteRecorded, VoteSummary
 from feedback_api.deps import DbSession, Official, Service, SettingsDep
 from feedback_api.errors import Invalid
 from feedback_api.http import error_responses, idempotent_responses
+from feedback_api.ratelimit import VoteLimit
 
 router = APIRouter(prefix="/api/v1/answers", tags=["answers"])
 
@@ -22,12 +23,13 @@ router = APIRouter(prefix="/api/v1/answers", tags=["answers"])
     status_code=201,
     summary="Ghi nhận đánh giá của người dân về câu trả lời",
     responses=idempotent_responses(VoteRecorded, 400, 401, 403, 409, 413),
+    dependencies=[VoteLimit],
 )
 def record_vote(
     response: Response, body: VoteCreate, session: DbSession, principal: Service,
     settings: SettingsDep,
 ) -> VoteRecorded:
-    vote, created = service.record_vote(session, data=body, secret=settings.secret_key)
+    vote, created = service.record_vote(session, data=body, secret=settings.key("voter"))
     session.commit()
     if not created:
         response.status_code = 200

@@ -20,6 +20,7 @@ from feedback_api.departments import service as departments
 from feedback_api.deps import DbSession, SearcherDep
 from feedback_api.errors import NotFound
 from feedback_api.http import error_responses
+from feedback_api.ratelimit import ArticleLimit
 
 router = APIRouter()
 NOT_FOUND = "Không tìm thấy điều luật này. Có thể đường dẫn đã cũ hoặc văn bản đã được thay thế."
@@ -73,7 +74,7 @@ def _public(session: Session, article: Article) -> ArticlePublic:
 
 
 @router.get("/api/v1/articles/{law_id:path}/{article_id}", response_model=ArticlePublic,
-            responses=error_responses(404, 503), tags=["search"],
+            responses=error_responses(404, 503), tags=["search"], dependencies=[ArticleLimit],
             summary="Toàn văn một điều luật (để đọc thêm)")
 def article_json(
     law_id: str, article_id: str, index: Articles, session: DbSession
@@ -86,7 +87,8 @@ def article_json(
     return _public(session, article)
 
 
-@router.get("/van-ban/{law_id:path}/{article_id}", include_in_schema=False)
+@router.get("/van-ban/{law_id:path}/{article_id}", include_in_schema=False,
+            dependencies=[ArticleLimit])
 def article_page(law_id: str, article_id: str, index: Articles, session: DbSession):
     if index is None:
         return render("error.html", status=503, title="Tạm ngừng tra cứu", message=NO_SEARCH)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from feedback_api.chat.deps import Chat, ChatDep
 from feedback_api.chat.pages import HERE, render
 from feedback_api.errors import DomainError, Invalid
+from feedback_api.ratelimit import ChatLimit
 from feedback_api.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +56,7 @@ def _text(value: str | None, *, what: str, empty: str) -> str:
     return text
 
 
-@router.get("/chat")
+@router.get("/chat", dependencies=[ChatLimit])
 def chat_page(request: Request, chat: ChatDep):
     response = render("chat.html", max_message=MAX_MESSAGE)
     chat.senders.ensure(request, response)
@@ -63,7 +64,7 @@ def chat_page(request: Request, chat: ChatDep):
     return response
 
 
-@router.post("/chat/api/messages")
+@router.post("/chat/api/messages", dependencies=[ChatLimit])
 async def post_message(request: Request, response: Response, chat: ChatDep) -> list[dict[str, Any]]:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise UnsupportedMedia("Tin nhắn phải được gửi dạng JSON (application/json).")

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from feedback_api.deps import SearcherDep, SettingsDep
 from feedback_api.http import error_responses
+from feedback_api.ratelimit import SearchLimit
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -33,7 +34,7 @@ class SearchPublic(BaseModel):
 
 
 @router.get("/search", response_model=SearchPublic, responses=error_responses(503),
-            summary="Tìm điều luật trả lời câu hỏi")
+            summary="Tìm điều luật trả lời câu hỏi", dependencies=[SearchLimit])
 def search(
     settings: SettingsDep,
     searcher: SearcherDep,

@@ -156,3 +156,41 @@ def test_a_pending_submission_is_delivered_after_a_restart_without_any_chat(stac
         time.sleep(0.3)
     assert outbox_row(actions, code)["status"] == "delivered", actions.output()[-3000:]
     assert rows_in_api(api, code) == 1
+
+
+def test_over_the_daily_cap_the_citizen_keeps_a_code_and_is_told_why(tmp_path_factory, model_dir,
+                                                                      domain):
+    """The API files at most CAUNOI_SUBMISSIONS_PER_DAY items per sender a day (429 beyond): the
+    citizen is told it waits because of that, not that the system is down, and it waits in the
+    outbox rather than being lost or filed at once."""
+    sink = SmtpSink().start()
+    root = tmp_path_factory.mktemp("capped-stack")
+    env = service_env(f"sqlite:///{root / 'caunoi.db'}", model_dir, sink.port,
+                      CAUNOI_SUBMISSIONS_PER_DAY="1")
+    api = api_server(env)
+    api.db_path = root / "caunoi.db"
+    token = cli("token", "create", "--role", "service", "--name", "bot-capped-test", env=env)
+    actions = action_server(env_for_actions(api, token, root / "outbox.db",
+                                            CAUNOI_ACTIONS_OUTBOX_MAX_DELAY="2"))
+    actions.outbox = root / "outbox.db"
+    try:
+        sender = f"capped-{uuid.uuid4().hex[:8]}"
+        first = Conversation(actions, domain, sender=sender)
+        first.complaint("Mương thủy lợi thôn Cốc Ly bị sạt, nước không vào ruộng được",
+                        location="xã Cốc Ly")
+        responses = first.run("action_submit_feedback")
+        assert responses[0]["response"] == "utter_feedback_submitted"
+
+        second = Conversation(actions, domain, sender=sender)
+        second.complaint("Đường vào bản Phìn Ngan lầy lội, xe máy không đi được",
+                         location="xã Phìn Ngan")
+        [deferred] = second.run("action_submit_feedback")
+        assert deferred["response"] == "utter_submission_deferred"
+        code = deferred["tracking_code"]
+        row = outbox_row(actions, code)
+        assert row["status"] == "pending" and "HTTP 429" in row["last_error"]
+        assert rows_in_api(api, code) == 0
+    finally:
+        actions.stop()
+        api.stop()
+        sink.stop()

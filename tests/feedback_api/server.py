@@ -150,6 +150,16 @@ def api_with_tokens(env: dict, name: str, *roles: str) -> Api:
     return server
 
 
+# Ordinary test servers (and the benchmarks) send many requests from one address: their rate
+# limits are generous, still counted. tests/feedback_api/test_limits.py sets tight ones.
+GENEROUS_LIMITS = {
+    **{f"CAUNOI_RATE_LIMIT_{rule}": "100000/minute" for rule in (
+        "CHAT", "CHAT_SENDER", "SEARCH", "STATUS", "ARTICLES", "OPEN311", "SUBMISSIONS", "VOTES")},
+    "CAUNOI_SUBMISSIONS_PER_DAY": "100000",
+    "CAUNOI_OPEN311_SUBMISSIONS_PER_DAY": "100000",
+}
+
+
 def service_env(db_url: str, model_dir, smtp_port: int, **extra: str) -> dict:
     return {
         **os.environ,
@@ -159,5 +169,6 @@ def service_env(db_url: str, model_dir, smtp_port: int, **extra: str) -> dict:
         "CAUNOI_SMTP_PORT": str(smtp_port),
         "CAUNOI_WORKER_INTERVAL": "0.2",
         "CAUNOI_API_WORKERS": "1",
+        **GENEROUS_LIMITS,
         **extra,
     }
