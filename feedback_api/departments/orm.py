@@ -17,6 +17,9 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(200))
     mandate: Mapped[str] = mapped_column(Text, default="")
     webhook_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The webhook secret is derived from this counter (departments/webhooks.py), never stored;
+    # 0 means no secret yet.
+    webhook_secret_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     liaisons: Mapped[list[Liaison]] = relationship(

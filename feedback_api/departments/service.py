@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedback_api.departments import webhooks
 from feedback_api.departments.orm import Department, Liaison
 from feedback_api.errors import NotFound
 
@@ -60,15 +61,25 @@ def update_department(
     mandate: str | None = None,
     webhook_url: str | None = None,
     liaison: dict | None = None,
+    allow_private_webhooks: bool = False,
 ) -> Department:
-    """Edit a department's name, mandate, webhook, or its primary liaison's details."""
+    """Edit a department's name, mandate, webhook, or its primary liaison's details.
+
+    A webhook URL must point at a public address (webhooks.check) unless
+    ``allow_private_webhooks``; the first URL a department gets also makes its first secret
+    (version 1), which the caller shows once.
+    """
     dept = get_department(session, code=code)
+    if webhook_url:  # checked first, so a refused URL leaves nothing half-written
+        webhooks.check(webhook_url, allow_private=allow_private_webhooks)
     if name is not None:
         dept.name = name
     if mandate is not None:
         dept.mandate = mandate
     if webhook_url is not None:
-        dept.webhook_url = webhook_url or None
+        dept.webhook_url = webhook_url.strip() or None
+        if dept.webhook_url and not dept.webhook_secret_version:
+            dept.webhook_secret_version = 1
     if liaison is not None:
         current = dept.liaisons[0] if dept.liaisons else None
         if current is None:
@@ -77,5 +88,13 @@ def update_department(
         for key in ("name", "email", "zalo_user_id", "phone", "active"):
             if key in liaison and liaison[key] is not None:
                 setattr(current, key, liaison[key])
+    session.flush()
+    return dept
+
+
+def rotate_webhook_secret(session: Session, *, code: str) -> Department:
+    """A new webhook secret for the department (the old one stops working at once)."""
+    dept = get_department(session, code=code)
+    dept.webhook_secret_version = (dept.webhook_secret_version or 0) + 1
     session.flush()
     return dept

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from feedback_api.auth.service import audit
-from feedback_api.departments import service
+from feedback_api.departments import service, webhooks
 from feedback_api.departments.orm import Department
-from feedback_api.deps import Admin, AnyToken, ClassifierDep, DbSession
+from feedback_api.deps import Admin, AnyToken, ClassifierDep, DbSession, SettingsDep
 from feedback_api.feedback.schemas import trimmed
 from feedback_api.http import error_responses
+from feedback_api.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["departments"])
 Text200 = trimmed(200, required=False)
@@ -34,6 +35,9 @@ class DepartmentPublic(BaseModel):
 
 class DepartmentDetail(DepartmentPublic):
     webhook_url: str | None
+    webhook_secret_version: int
+    # Shown once, in the answer that made it (first webhook URL, or a rotation); never again.
+    webhook_secret: str | None = None
     liaisons: list[LiaisonPublic]
 
 
@@ -78,11 +82,20 @@ class RoutingPreview(BaseModel):
     alternatives: list[AlternativePublic]
 
 
-def _detail(dept: Department) -> DepartmentDetail:
+def _detail(dept: Department, secret: str | None = None) -> DepartmentDetail:
     return DepartmentDetail(
         code=dept.code, name=dept.name, mandate=dept.mandate, webhook_url=dept.webhook_url,
+        webhook_secret_version=dept.webhook_secret_version or 0, webhook_secret=secret,
         liaisons=[LiaisonPublic.model_validate(li, from_attributes=True) for li in dept.liaisons],
     )
+
+
+def new_secret(settings: Settings, dept: Department, before: int) -> str | None:
+    """The department's webhook secret if its version changed since ``before``, else None."""
+    version = dept.webhook_secret_version or 0
+    if version == before or not version:
+        return None
+    return webhooks.department_secret(settings.key("webhook"), code=dept.code, version=version)
 
 
 @router.get("/departments", response_model=list[DepartmentPublic], summary="Các cơ quan")
@@ -103,17 +116,33 @@ def get_department(code: str, session: DbSession, principal: Admin) -> Departmen
               summary="Sửa tên, nhiệm vụ, đầu mối của cơ quan (quản trị)")
 def update_department(
     code: str, body: DepartmentUpdate, session: DbSession, principal: Admin,
-    classifier: ClassifierDep,
+    classifier: ClassifierDep, settings: SettingsDep,
 ) -> DepartmentDetail:
+    before = service.get_department(session, code=code).webhook_secret_version or 0
     dept = service.update_department(
         session, code=code, name=body.name, mandate=body.mandate, webhook_url=body.webhook_url,
         liaison=body.liaison.model_dump(exclude_none=True) if body.liaison else None,
+        allow_private_webhooks=settings.webhook_allow_private,
     )
     audit(session, actor=principal.actor, action="department.update", target=code,
           details=body.model_dump(exclude_none=True))
     session.commit()
     classifier.refresh()
-    return _detail(dept)
+    return _detail(dept, new_secret(settings, dept, before))
+
+
+@router.post("/departments/{code}/webhook-secret", response_model=DepartmentDetail,
+             responses=error_responses(401, 403, 404),
+             summary="Tạo khóa ký webhook mới cho cơ quan (quản trị; khóa chỉ hiện một lần)")
+def rotate_webhook_secret(
+    code: str, session: DbSession, principal: Admin, settings: SettingsDep
+) -> DepartmentDetail:
+    before = service.get_department(session, code=code).webhook_secret_version or 0
+    dept = service.rotate_webhook_secret(session, code=code)
+    audit(session, actor=principal.actor, action="department.webhook_secret", target=code,
+          details={"version": dept.webhook_secret_version})
+    session.commit()
+    return _detail(dept, new_secret(settings, dept, before))
 
 
 @router.post("/routing/preview", response_model=RoutingPreview,

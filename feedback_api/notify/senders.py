@@ -8,26 +8,32 @@ the row and decides between retrying and giving up. Error reasons never contain 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import smtplib
-import urllib.error
-import urllib.request
+import socket
+import ssl
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
-from http.client import HTTPException
+from functools import partial
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import ClassVar, Protocol
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from feedback_api.db import Database
+from feedback_api.departments import webhooks
+from feedback_api.departments.orm import Department
+from feedback_api.errors import Invalid
 from feedback_api.notify.orm import CitizenMessage, OutboxMessage
 
 SIGNATURE_HEADER = "X-CauNoi-Signature"
+TIMESTAMP_HEADER = "X-CauNoi-Timestamp"
+MAX_RESPONSE_BYTES = 64 * 1024  # of a receiver's answer, read and dropped
 RETRYABLE_4XX = frozenset({408, 429})
 
 
@@ -127,57 +133,115 @@ def _os_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__} {detail}".strip()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirected POST would be replayed as GET without its body: treat 3xx as a failure."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+SecretFor = Callable[[OutboxMessage], bytes]
 
 
 class WebhookSender(Sender):
-    """POSTs ``{"event", "id", "data"}`` as JSON, signed with HMAC-SHA256 of the body."""
+    """POSTs ``{"event", "id", "data"}`` as JSON to a checked public address, signed.
+
+    The signature covers a timestamp, so a captured delivery cannot be replayed later:
+    ``X-CauNoi-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`` with
+    ``X-CauNoi-Timestamp`` (Unix seconds). ``secret`` is the key for a message: fixed bytes, or
+    a function of the message (the department's secret, departments/webhooks.py). The address
+    is checked again at send time and the connection goes to exactly the checked addresses
+    (no second DNS lookup, no proxy, no redirects).
+    """
 
     kind = "webhook"
 
-    def __init__(self, secret: str | bytes, timeout: float = 10) -> None:
-        self.secret = secret.encode("utf-8") if isinstance(secret, str) else secret
-        self.timeout = timeout
-        self._opener = urllib.request.build_opener(_NoRedirect)
+    def __init__(self, secret: SecretFor | str | bytes, *, allow_private: bool = False,
+                 timeout: float = 10, clock: Callable[[], float] = time.time) -> None:
+        if isinstance(secret, str | bytes):
+            fixed = secret.encode("utf-8") if isinstance(secret, str) else secret
 
-    def signature(self, body: bytes) -> str:
-        """The value of the X-CauNoi-Signature header for ``body``."""
-        return "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+            def secret(message: OutboxMessage) -> bytes:  # one key for every message
+                return fixed
+
+        self.secret_for = secret
+        self.allow_private = allow_private
+        self.timeout = timeout
+        self.clock = clock
 
     def send(self, message: OutboxMessage) -> None:
         url = payload_field(message, "url")
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise SendError("webhook url is not http(s)", retryable=False)
+        try:
+            destination = webhooks.check(url, allow_private=self.allow_private)
+        except webhooks.Unresolved:
+            raise SendError("webhook host did not resolve") from None
+        except webhooks.Refused:
+            raise SendError("webhook destination refused: not a public address",
+                            retryable=False) from None
+        except Invalid:
+            raise SendError("webhook url is not http(s)", retryable=False) from None
         event = payload_field(message, "event")
         ident = delivery_id(message.dedupe_key)
         document = {"event": event, "id": ident, "data": message.payload.get("data") or {}}
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        request = urllib.request.Request(url, data=body, method="POST")
-        request.add_header("Content-Type", "application/json; charset=utf-8")
-        request.add_header("X-CauNoi-Event", event)
-        request.add_header("X-CauNoi-Delivery", ident)
-        request.add_header(SIGNATURE_HEADER, self.signature(body))
-        status = self._post(request)
+        timestamp = str(int(self.clock()))
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "CauNoi-Webhook/1",
+            "X-CauNoi-Event": event,
+            "X-CauNoi-Delivery": ident,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: webhooks.signature(self.secret_for(message), timestamp, body),
+        }
+        status = self._post(destination, body, headers)
         if 200 <= status < 300:
             return
         retryable = not (400 <= status < 500) or status in RETRYABLE_4XX
         raise SendError(f"webhook HTTP {status}", retryable=retryable)
 
-    def _post(self, request: urllib.request.Request) -> int:
+    def _post(self, destination: webhooks.Destination, body: bytes, headers: dict) -> int:
+        if destination.scheme == "https":
+            conn: HTTPConnection = HTTPSConnection(
+                destination.host, destination.port, timeout=self.timeout,
+                context=ssl.create_default_context())
+        else:
+            conn = HTTPConnection(destination.host, destination.port, timeout=self.timeout)
+        # Connect to the addresses that were checked, never to a fresh DNS answer; TLS still
+        # verifies the certificate against the host name (SNI and the Host header keep it).
+        conn._create_connection = partial(_connect_checked, destination.addresses)
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
+            conn.request("POST", destination.target, body=body, headers=headers)
+            with conn.getresponse() as response:
+                response.read(MAX_RESPONSE_BYTES)
                 return response.status
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return exc.code
-        except urllib.error.URLError as exc:
-            raise SendError(f"webhook unreachable: {_os_reason(exc.reason)}") from None
         except (HTTPException, OSError) as exc:
             raise SendError(f"webhook failed: {_os_reason(exc)}") from None
+        finally:
+            conn.close()
+
+
+def _connect_checked(addresses: tuple[str, ...], address: tuple, timeout: float | None = None,
+                     source_address=None) -> socket.socket:
+    """``socket.create_connection`` to the first checked address that answers."""
+    error: OSError | None = None
+    for host in addresses:
+        try:
+            return socket.create_connection((host, address[1]), timeout, source_address)
+        except OSError as exc:
+            error = exc
+    raise error or OSError("no address to connect to")
+
+
+def department_secrets(database: Database, key: bytes) -> SecretFor:
+    """The signing key of a webhook message: its department's current secret (read at send
+    time, so a rotation applies to deliveries still queued)."""
+
+    def secret_for(message: OutboxMessage) -> bytes:
+        data = (message.payload or {}).get("data") or {}
+        code = (message.payload or {}).get("department") or data.get("department")
+        if not isinstance(code, str) or not code:
+            raise SendError("webhook without department", retryable=False)
+        with database.session() as session:
+            version = session.scalar(
+                select(Department.webhook_secret_version).where(Department.code == code))
+        if not version:
+            raise SendError("department has no webhook secret", retryable=False)
+        return webhooks.department_secret(key, code=code, version=version).encode("ascii")
+
+    return secret_for
 
 
 class ChannelSender(Protocol):

@@ -16,8 +16,6 @@ Logs name message ids and kinds only, never addresses, bodies or channel user id
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import random
 import threading
@@ -37,6 +35,7 @@ from feedback_api.notify.senders import (
     SendError,
     WebChannelSender,
     WebhookSender,
+    department_secrets,
 )
 from feedback_api.settings import Settings
 
@@ -160,8 +159,9 @@ class Worker:
         except SendError as exc:
             self._failed(message, now, error=exc.reason, loggable=exc.reason, retry=exc.retryable)
         except Exception as exc:  # noqa: BLE001 - a bug in a sender must not lose the message
-            # str(exc) may quote the payload: the row keeps it, the log only the type.
-            error = f"unexpected {type(exc).__name__}: {exc}"
+            # str(exc) may quote the payload (a phone number, a reply): neither the row nor the
+            # log keeps it, only the exception's class.
+            error = f"unexpected {type(exc).__name__}"
             self._failed(message, now, error=error, loggable=type(exc).__name__, retry=True)
         else:
             sent_at = now or utcnow()
@@ -232,16 +232,16 @@ class Worker:
 
 
 def webhook_secret(settings: Settings) -> bytes:
-    """A key for webhook signatures derived from the app secret, which is never shared."""
-    return hmac.new(settings.secret_key.encode("utf-8"), b"caunoi-webhook-v1",
-                    hashlib.sha256).digest()
+    """The key from which each department's webhook secret is derived (departments/webhooks)."""
+    return settings.key("webhook")
 
 
 def default_senders(settings: Settings, database: Database) -> dict[str, Sender]:
     """The senders of this deployment: SMTP email, signed webhooks, web/API replies."""
     senders: list[Sender] = [
         EmailSender(settings.smtp_host, settings.smtp_port, settings.smtp_sender),
-        WebhookSender(webhook_secret(settings)),
+        WebhookSender(department_secrets(database, webhook_secret(settings)),
+                      allow_private=settings.webhook_allow_private),
         CitizenReplySender([WebChannelSender(database)]),
     ]
     return {sender.kind: sender for sender in senders}

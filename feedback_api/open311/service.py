@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
+from feedback_api.departments.codes import INSPECTORATE
 from feedback_api.departments.orm import Department
 from feedback_api.errors import Invalid
 from feedback_api.feedback import flows, lifecycle
@@ -28,6 +29,7 @@ KEYWORDS = {
 }
 KEY_PREFIX = "open311:"  # marks items submitted through Open311 (whose text may be published)
 MAX_RESULTS = 1000
+MAX_IDS = 20  # codes per service_request_id lookup: a look-up by codes is not a way to guess them
 WINDOW = timedelta(days=90)
 HIDDEN = "[đã ẩn]"
 EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[A-Za-z]{2,}")
@@ -59,12 +61,16 @@ def find_service(session: Session, *, code: str) -> tuple[str, str] | None:
 
 
 def requests_by_ids(session: Session, *, ids: str) -> list[RequestPublic]:
-    """The requests of a comma list of tracking codes, newest first."""
-    codes = [c.strip().upper() for c in ids.split(",") if c.strip()]
+    """The requests of a comma list of tracking codes, newest first, each as its holder sees it
+    (``public_request(..., holder=True)``): knowing a code is what entitles one to its reply,
+    exactly as ``requests/{code}.json``. At most ``MAX_IDS`` codes."""
+    codes = list(dict.fromkeys(c.strip().upper() for c in ids.split(",") if c.strip()))
+    if len(codes) > MAX_IDS:
+        raise Invalid(f"Tra cứu tối đa {MAX_IDS} mã mỗi lần.")
     query = select(FeedbackItem).where(FeedbackItem.tracking_code.in_(codes))
     items = session.scalars(query.order_by(FeedbackItem.created_at.desc()))
     names = departments.department_names(session)
-    return [public_request(i, names) for i in items]
+    return [public_request(i, names, holder=True) for i in items]
 
 
 def requests_between(
@@ -72,8 +78,9 @@ def requests_between(
     service_codes: str | None, statuses: set[str],
 ) -> list[RequestPublic]:
     """Public requests of at most 90 days: the range asked for is cut to its last 90 days;
-    start alone means the 90 days from start; nothing means the last 90 days. Rejected items
-    are left out; at most ``MAX_RESULTS``, newest first."""
+    start alone means the 90 days from start; nothing means the last 90 days. Only what is
+    published (``published``: came in through Open311, not a formal complaint or denunciation,
+    not rejected), without replies; at most ``MAX_RESULTS``, newest first."""
     services = [s for c in (service_codes or "").split(",") if (s := find_service(session, code=c))]
     if service_codes and not services:
         return []
@@ -83,8 +90,7 @@ def requests_between(
     start = earliest if start is None else max(start, earliest)
     if start > end:
         return []
-    conds = [FeedbackItem.created_at >= start, FeedbackItem.created_at <= end,
-             FeedbackItem.status != "rejected"]
+    conds = [FeedbackItem.created_at >= start, FeedbackItem.created_at <= end, *published()]
     if services:
         conds.append(or_(*(and_(FeedbackItem.department_code == d, FeedbackItem.kind == k)
                            for d, k in services)))
@@ -95,7 +101,8 @@ def requests_between(
         conds.append(~open_)
     query = select(FeedbackItem).where(*conds).order_by(FeedbackItem.created_at.desc())
     names = departments.department_names(session)
-    return [public_request(i, names) for i in session.scalars(query.limit(MAX_RESULTS))]
+    return [public_request(i, names, holder=False)
+            for i in session.scalars(query.limit(MAX_RESULTS))]
 
 
 def _shift(moment: datetime, delta: timedelta) -> datetime:
@@ -116,9 +123,21 @@ def _mask(text: str) -> str:
     return PHONE.sub(HIDDEN, EMAIL.sub(HIDDEN, text))
 
 
+def published() -> list:
+    """What the public list may show: items that came in through Open311 itself (their
+    senders chose a public channel), never a formal complaint or denunciation (flagged, or
+    assigned to the inspectorate by hand), never a rejected one. Items from Zalo, Messenger or
+    the web chat are reachable only by their tracking code."""
+    return [FeedbackItem.idempotency_key.startswith(KEY_PREFIX, autoescape=True),
+            FeedbackItem.formal_complaint.is_(False),
+            or_(FeedbackItem.department_code.is_(None),
+                FeedbackItem.department_code != INSPECTORATE),
+            FeedbackItem.status != "rejected"]
+
+
 def _published(item: FeedbackItem) -> bool:
     return (item.idempotency_key.startswith(KEY_PREFIX) and not item.formal_complaint
-            and item.status != "rejected")
+            and item.department_code != INSPECTORATE and item.status != "rejected")
 
 
 def _coordinates(location: str | None) -> tuple[float | None, float | None]:
@@ -126,12 +145,17 @@ def _coordinates(location: str | None) -> tuple[float | None, float | None]:
     return (float(match[1]), float(match[2])) if match else (None, None)
 
 
-def public_request(item: FeedbackItem, names: dict[str, str]) -> RequestPublic:
-    """An item as GeoReport shows it: text only when published, masked; no personal data."""
+def public_request(item: FeedbackItem, names: dict[str, str], *, holder: bool) -> RequestPublic:
+    """An item as GeoReport shows it: text only when published, masked; no personal data.
+
+    The reply was written to one citizen: ``status_notes`` carries it only for ``holder``, who
+    asked by the item's tracking code; a listing shows the status label.
+    """
     dept = item.department_code
     shown = _published(item)
     lat, long = _coordinates(item.location) if shown else (None, None)
-    notes = item.public_reply or lifecycle.LABELS[item.status]
+    label = lifecycle.LABELS[item.status]
+    notes = (item.public_reply or label) if holder else label
     return RequestPublic(
         service_request_id=item.tracking_code,
         status="open" if item.status in lifecycle.OPEN else "closed",

@@ -20,12 +20,21 @@ Choices, where the standard leaves room or does not fit a feedback service:
   the web chat did not agree to publish their words. So ``description``, ``address`` and
   ``media_url`` are shown only for items submitted through Open311 itself, never for formal
   complaints (they name officials and follow a confidential procedure) or rejected items, and
-  phone numbers and email addresses in the text are masked. Every item still shows its service,
-  status, agency and dates. Contact details and channel user ids are never shown.
-- **Reading** (``GET requests.json``) is public. At most 90 days and 1,000 requests: a longer
-  range is cut to its last 90 days, ``start_date`` alone means the 90 days from it, nothing
-  means the last 90 days; ``service_request_id`` (comma list) overrides every other parameter.
-  Rejected items (spam, abuse) are left out of the list.
+  phone numbers and email addresses in the text are masked. An item asked for by its code still
+  shows its service, status, agency and dates. Contact details and channel user ids are never
+  shown.
+- **Reading** (``GET requests.json``) is public, so it lists only what was published: items
+  that came in through Open311 itself, never formal complaints or denunciations, never rejected
+  items (spam, abuse). At most 90 days and 1,000 requests: a longer range is cut to its last 90
+  days, ``start_date`` alone means the 90 days from it, nothing means the last 90 days. A list
+  never carries a reply (``status_notes`` is the status label): a reply was written to one
+  citizen, and a list would hand out every tracking code with it.
+- **By code.** ``requests/{code}.json``, and ``service_request_id`` (a comma list of at most 20
+  codes, which overrides every other parameter of ``requests.json``), answer whoever holds the
+  codes, from any channel, with the official's reply in ``status_notes``. The code is the
+  citizen's key: the service gave it only to the sender, it is unguessable (40 random bits), and
+  the id lookup is the same question as asking for each code in turn, so it is treated the same
+  way, with a small cap so that one request cannot try hundreds of guesses.
 - **Errors** are GeoReport lists ``[{"code": 400, "description": "…"}]`` with the same status:
   400 bad input, 401 no key, 403 bad key, 404 unknown service_code or request, 409 the same
   ``idempotency_key`` with other content; ``.xml`` is refused with 400 (only JSON is served).
@@ -63,6 +72,7 @@ from feedback_api.open311.schemas import (
     ServicePublic,
     error_responses,
 )
+from feedback_api.ratelimit import Open311CodeLimit, Open311Limit, Open311SubmissionLimit
 
 RFC3339 = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
@@ -101,7 +111,8 @@ class Open311Route(APIRoute):
         return route
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route,
+                   dependencies=[Open311Limit])
 
 
 # --- reading what clients send ----------------------------------------------------------------
@@ -181,6 +192,7 @@ def list_services(session: DbSession) -> list[ServicePublic]:
 
 @router.post("/requests.json", status_code=201, response_model=list[RequestCreated],
              summary="Gửi phản ánh (GeoReport v2, form hoặc JSON)", openapi_extra=SUBMIT_BODY,
+             dependencies=[Open311SubmissionLimit],
              responses={200: {"model": list[RequestCreated], "description": "Đã nhận trước đó"},
                         **error_responses(400, 401, 403, 404, 409)})
 def create_request(
@@ -216,7 +228,7 @@ def create_request(
 
 @router.get("/requests.json", response_model=list[RequestPublic],
             summary="Tra cứu phản ánh công khai (mặc định 90 ngày gần nhất, tối đa 1.000)",
-            responses=error_responses(400))
+            responses=error_responses(400), dependencies=[Open311CodeLimit])
 def list_requests(
     session: DbSession,
     service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
@@ -237,10 +249,10 @@ def list_requests(
 
 @router.get("/requests/{service_request_id}.json", response_model=list[RequestPublic],
             summary="Một phản ánh (công khai, không có dữ liệu cá nhân)",
-            responses=error_responses(404))
+            responses=error_responses(404), dependencies=[Open311CodeLimit])
 def get_request(service_request_id: str, session: DbSession) -> list[RequestPublic]:
     item = feedback.get_by_code(session, code=service_request_id)
-    return [service.public_request(item, departments.department_names(session))]
+    return [service.public_request(item, departments.department_names(session), holder=True)]
 
 
 def _only_json(fmt: str) -> Any:

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
+from sqlalchemy import event, select, text, update
 
 from feedback_api.db import Database, utcnow
 from feedback_api.notify.orm import CitizenMessage, OutboxMessage
@@ -259,9 +259,36 @@ def test_enqueue_is_idempotent_on_the_dedupe_key(database, tag):
         assert messages_for(session, dedupe_prefix=f"test:{tag}%") == []  # % is literal
 
 
+def blocked_on_a_lock(database: Database, timeout: float = 20) -> bool:
+    """Wait until another session of this database waits for a lock (on PostgreSQL). SQLite
+    has nothing to look at: there the caller waits for the statement that will block, and
+    SQLite's busy timeout makes that writer wait for our commit."""
+    if not database.is_postgres:
+        return True
+    waiting = text("SELECT count(*) FROM pg_stat_activity "
+                   "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    probe = Database(database.url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with probe.session() as session:
+                if session.scalar(waiting):
+                    return True
+            time.sleep(0.02)
+        return False
+    finally:
+        probe.dispose()
+
+
 def test_concurrent_enqueue_of_one_key_makes_one_row(database, tag):
     key, ids, errors = f"test:{tag}:race", {}, []
-    first_added = threading.Event()
+    first_added, second_writing = threading.Event(), threading.Event()
+    racer = Database(database.url)  # its own engine, so only its statements are watched
+
+    @event.listens_for(racer.engine, "before_cursor_execute")
+    def _writing(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "BEGIN")):
+            second_writing.set()
 
     def first() -> None:
         with database.session() as session:
@@ -269,12 +296,14 @@ def test_concurrent_enqueue_of_one_key_makes_one_row(database, tag):
                 session, to="a@laocai.example", subject="A", body="x", dedupe_key=key
             ).id
             first_added.set()
-            time.sleep(0.5)  # the second transaction runs into our uncommitted row
+            # Commit only once the second transaction runs into our uncommitted row.
+            if not (second_writing.wait(timeout=20) and blocked_on_a_lock(database)):
+                errors.append("the second transaction never waited for the first")
 
     def second() -> None:
         try:
             first_added.wait(timeout=10)
-            with database.session() as session:
+            with racer.session() as session:
                 ids["second"] = enqueue_email(
                     session, to="a@laocai.example", subject="A", body="x", dedupe_key=key
                 ).id
@@ -289,6 +318,7 @@ def test_concurrent_enqueue_of_one_key_makes_one_row(database, tag):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    racer.dispose()
     assert errors == []
     assert ids["first"] == ids["second"]
     with database.session() as session:
@@ -305,7 +335,7 @@ def test_webhook_retries_a_500_and_signs_the_body(database, hooks, tag):
         message_id = enqueue_webhook(
             session, url=hooks.url + path, event="feedback.routed", data=data, dedupe_key=key
         ).id
-    worker = Worker(database, {"webhook": WebhookSender(SECRET, timeout=5)},
+    worker = Worker(database, {"webhook": WebhookSender(SECRET, timeout=5, allow_private=True)},
                     backoff=lambda attempt: BACKOFF)
     t0 = utcnow()
     drain(worker, t0)
@@ -317,7 +347,9 @@ def test_webhook_retries_a_500_and_signs_the_body(database, hooks, tag):
     mine = [(headers, body) for p, headers, body in hooks.requests if p == path]
     assert len(mine) == 2
     for headers, body in mine:
-        expected = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+        stamp = headers["X-CauNoi-Timestamp"]  # signed with the body: no replay later
+        assert stamp.isdigit() and abs(int(stamp) - time.time()) < 120
+        expected = hmac.new(SECRET, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         assert headers["X-CauNoi-Signature"] == f"sha256={expected}"
         assert json.loads(body) == {"event": "feedback.routed", "id": delivery_id(key),
                                     "data": data}
@@ -332,7 +364,7 @@ def test_webhook_client_errors_are_not_retried(database, hooks, tag, status, out
         message_id = enqueue_webhook(
             session, url=hooks.url + path, event="e", data={}, dedupe_key=f"test:{tag}:hook"
         ).id
-    worker = Worker(database, {"webhook": WebhookSender(SECRET, timeout=5)},
+    worker = Worker(database, {"webhook": WebhookSender(SECRET, timeout=5, allow_private=True)},
                     backoff=lambda attempt: 3600 * 24)
     drain(worker)
     drain(worker, utcnow() + timedelta(hours=3))  # a dead message is never tried again
@@ -487,6 +519,9 @@ def test_an_unexpected_error_is_recorded_and_retried(database, tag, caplog):
     failed = row(database, message_id)
     assert (failed.status, failed.attempts) == ("pending", 1)
     assert failed.last_error.startswith("unexpected RuntimeError")
+    # The exception's message quotes the payload: the row keeps only its class (defect 11).
+    assert failed.last_error == "unexpected RuntimeError"
+    assert to not in failed.last_error and "bug while sending" not in failed.last_error
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("feedback_api"))
     assert f"outbox {message_id} (email)" in logged and "RuntimeError" in logged
     assert to not in logged

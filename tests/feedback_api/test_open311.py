@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -153,6 +154,80 @@ def test_formal_complaint_goes_to_inspectorate_and_text_stays_private(api):
     assert one[0]["description"] is None and one[0]["address"] is None
 
 
+def submit_and_reply(api, *, reply: str, open311: dict | None = None, **fields) -> str:
+    """An item (through Open311 with ``open311`` fields, else the feedback API), routed and
+    answered by an official; its tracking code."""
+    if open311 is not None:
+        status, created = post_form(api, form(api, **open311))
+        assert status == 201, created
+        code = created[0]["service_request_id"]
+    else:
+        body = {"kind": "complaint", "idempotency_key": uuid.uuid4().hex, **fields}
+        status, created = api.request("POST", "/api/v1/feedback", body,
+                                      token=api.tokens["service"])
+        assert status == 201, created
+        code = created["tracking_code"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the worker routes what came in without a department
+        item = api.request("GET", f"/api/v1/feedback/{code}", token=api.tokens["triage"])[1]
+        if item["status"] != "new":
+            break
+        time.sleep(0.2)
+    status, answered = api.request("POST", f"/api/v1/feedback/{code}/reply", {"text": reply},
+                                   token=api.tokens["triage"])
+    assert status == 200 and answered["status"] == "answered", answered
+    return code
+
+
+def test_listing_shows_only_open311_items_and_never_a_reply(api, database):
+    """Defect 2: the public list published every channel's items and the replies written to
+    one citizen (names, phone numbers, the reply to a denunciation)."""
+    from feedback_api.feedback.orm import FeedbackItem
+
+    tag = uuid.uuid4().hex[:6]
+    replies = {
+        "web": f"Chào chị Lò Thị Hoa (0912 345 678), tổ {tag}: Sở đã cử người sửa đèn.",
+        "denunciation": f"Thanh tra tỉnh đã nhận tố cáo về ông Nguyễn Văn Khoa ({tag}).",
+        "formal311": f"Thanh tra tỉnh đã thụ lý khiếu nại của anh Vàng A Sùng ({tag}).",
+        "public": f"Sở Xây dựng đã vá ổ gà, cảm ơn anh Giàng A Páo 0987 111 222 ({tag}).",
+    }
+    codes = {
+        "web": submit_and_reply(api, reply=replies["web"], channel="web",
+                                sender_id=f"web-{tag}",
+                                text=f"Đèn đường tổ {tag} phường Cốc Lếu hỏng cả tháng nay"),
+        "denunciation": submit_and_reply(
+            api, reply=replies["denunciation"], channel="zalo", sender_id=f"zalo-{tag}",
+            text=f"Tôi tố cáo cán bộ địa chính xã {tag} đòi tiền khi làm sổ đỏ"),
+        "formal311": submit_and_reply(api, reply=replies["formal311"], open311={
+            "description": f"Tôi khiếu nại quyết định thu hồi đất ở thôn {tag}"}),
+        "public": submit_and_reply(api, reply=replies["public"], open311={
+            "description": f"Ổ gà lớn trên đường vào bản {tag}, xe máy đã ngã"}),
+    }
+    status, listed = get(api, "/requests.json")
+    assert status == 200
+    shown = {r["service_request_id"]: r for r in listed}
+    assert codes["public"] in shown
+    for name in ("web", "denunciation", "formal311"):
+        assert codes[name] not in shown, name
+    assert shown[codes["public"]]["status_notes"] == "Đã trả lời"
+    flat = json.dumps(listed, ensure_ascii=False)
+    for text in (*replies.values(), "Lò Thị Hoa", "0912 345 678", "Nguyễn Văn Khoa",
+                 "Giàng A Páo", "0987 111 222"):
+        assert text not in flat
+    with database.session() as s:  # every listed item came in through Open311, none formal
+        for item in s.query(FeedbackItem).filter(FeedbackItem.tracking_code.in_(list(shown))):
+            assert item.idempotency_key.startswith("open311:") and not item.formal_complaint
+    # Filters narrow the same public set: a department's filter still hides the others' items.
+    _, filtered = get(api, "/requests.json", service_code="xay-dung.complaint,thanh-tra.complaint")
+    assert {r["service_request_id"] for r in filtered} & set(codes.values()) == {codes["public"]}
+    # Whoever holds a code still sees its status and the reply, by code or by id lookup.
+    for name, code in codes.items():
+        status, one = get(api, f"/requests/{code}.json")
+        assert status == 200 and one[0]["status_notes"] == replies[name], name
+    status, by_ids = get(api, "/requests.json", service_request_id=f"{codes['web']},PA-ZZZZZZZZ")
+    assert status == 200 and [r["status_notes"] for r in by_ids] == [replies["web"]]
+
+
 def test_items_from_other_channels_do_not_publish_their_text(api):
     status, created = api.request("POST", "/api/v1/feedback", {
         "kind": "complaint", "channel": "zalo", "sender_id": "zalo-999",
@@ -206,6 +281,8 @@ def test_same_key_with_other_text_is_a_conflict(api):
         ("/requests.json", {"start_date": "hôm qua"}, 400),
         ("/requests.json", {"start_date": "2024-01-01T00:00:00"}, 400),  # no UTC offset
         ("/requests.json", {"end_date": "2024-02-30T00:00:00Z"}, 400),
+        ("/requests.json", {"service_request_id": ",".join(f"PA-ZZZZZZ{i:02d}" for i in range(21))},
+         400),  # at most 20 codes per look-up
         ("/services.xml", {}, 400),
         ("/requests.xml", {}, 400),
         ("/requests/PA-ZZZZZZZZ.xml", {}, 400),
