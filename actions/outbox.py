@@ -13,6 +13,8 @@ citizen gets their code at once and it never changes: the API stores the item un
 - Several action-server processes may share the file: a row is leased before it is sent.
 - Once delivered, the payload (which may hold a phone number) is erased; delivered rows are
   deleted after ``KEEP_DAYS``.
+- ``export_sender`` / ``erase_sender`` serve the API's personal-data export and erasure, which
+  opens this file directly (standard library only, no server needed).
 
 Environment: ``CAUNOI_ACTIONS_OUTBOX`` (default ``var/actions_outbox.db``),
 ``CAUNOI_ACTIONS_OUTBOX_MAX_DELAY`` (seconds between retries at most, default 300).
@@ -28,6 +30,8 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,3 +326,71 @@ def _entry(row: sqlite3.Row) -> Entry:
         response=json.loads(row["response"]) if row["response"] else None,
         last_error=row["last_error"],
     )
+
+
+# --- personal data: what the API's export and erasure read (feedback_api/privacy/) ---------
+@contextmanager
+def _senders_rows(path: str | Path, channel: str, sender_id: str) -> Iterator[tuple]:
+    """(connection, [(row, payload)]) of this citizen's undelivered rows (delivered rows keep
+    no payload); no rows if there is no file (it is never created here)."""
+    if not Path(path).is_file():
+        yield None, []
+        return
+    db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=30,
+                         isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA secure_delete=ON")  # erased bytes are overwritten, not left behind
+        db.execute("BEGIN IMMEDIATE")
+        _same_owner(Path(path))
+        rows = [(r, p) for r in db.execute("SELECT * FROM submission WHERE status != 'delivered'")
+                if (p := json.loads(r["payload"] or "{}")).get("sender_id") == sender_id
+                and p.get("channel") == channel]
+        yield db, rows
+    finally:
+        db.close()
+
+
+def _same_owner(path: Path) -> None:
+    """The API may run as root (compose): the -wal/-shm files its connection made must stay the
+    action server's, or the action server could no longer open its own outbox."""
+    owner = path.stat()
+    for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if os.geteuid() == 0 and extra.exists() and extra.stat().st_uid != owner.st_uid:
+            os.chown(extra, owner.st_uid, owner.st_gid)
+
+
+def export_sender(path: str | Path, *, channel: str, sender_id: str) -> list[dict]:
+    """What the outbox holds about one citizen: their pending and refused submissions."""
+    with _senders_rows(path, channel, sender_id) as (_, rows):
+        return [{"tracking_code": row["tracking_code"], "path": row["path"],
+                 "status": row["status"], "created_at": row["created_at"],
+                 "payload": {k: v for k, v in payload.items() if k != "idempotency_key"}}
+                for row, payload in rows]
+
+
+def erase_sender(path: str | Path, *, channel: str, sender_id: str) -> int:
+    """Erase one citizen from the outbox; returns how many rows changed.
+
+    A refused submission (``failed``) goes nowhere any more: it is deleted. A pending one is
+    still delivered, without identity: no sender id, no contact, the id and phone number cut
+    out of its text (as the API keeps an erased citizen's items).
+    """
+    with _senders_rows(path, channel, sender_id) as (db, rows):
+        for row, payload in rows:
+            key = row["idempotency_key"]
+            if row["status"] == "failed":
+                db.execute("DELETE FROM submission WHERE idempotency_key = ?", (key,))
+                continue
+            contact = payload.pop("contact", None) or {}
+            for value in filter(None, (sender_id, contact.get("phone"), contact.get("name"))):
+                for field in ("text", "question"):
+                    if isinstance(payload.get(field), str):
+                        payload[field] = payload[field].replace(value, "[đã xóa]")
+            db.execute("UPDATE submission SET payload = ?, last_error = NULL WHERE"
+                       " idempotency_key = ?", (json.dumps(dict(payload, sender_id=None),
+                                                           ensure_ascii=False), key))
+        if db is not None:
+            db.execute("COMMIT")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no old page copy left in the log
+        return len(rows)

@@ -13,13 +13,16 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import yaml
@@ -30,6 +33,9 @@ RASA_VENV = REPO / ".venv-rasa"
 RASA_MODELS = REPO / "models" / "rasa"
 VAR = REPO / "var"
 PY311 = REPO / ".venv" / "bin" / "python"
+# Each child's log (var/log/*.log) moves to .1 … .5 when it reaches 10 MB; the oldest goes.
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
 
 # What `rasa train` reads. credentials.yml, endpoints.yml and the lock and tracker stores are
 # `rasa run`'s.
@@ -143,6 +149,16 @@ def write_endpoints(path: Path, *, actions_url: str, tracker_db: Path) -> Path:
     return path
 
 
+def store_env(*, tracker_db: Path, outbox: Path) -> dict:
+    """What the API needs to export and erase personal data in the stores of Rasa and the action
+    server (feedback_api/privacy/): the SQLite tracker file ``write_endpoints`` configured (not
+    with ``CAUNOI_RASA_ENDPOINTS``: set ``CAUNOI_TRACKER_STORE_URL`` beside it) and the outbox."""
+    env = {"CAUNOI_ACTIONS_OUTBOX": str(outbox.resolve())}
+    if not os.environ.get("CAUNOI_RASA_ENDPOINTS"):
+        env["CAUNOI_TRACKER_STORE_URL"] = f"sqlite:///{tracker_db.resolve()}"
+    return env
+
+
 def _get(url: str, timeout: float = 2.0) -> int:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -151,20 +167,43 @@ def _get(url: str, timeout: float = 2.0) -> int:
         return err.code
 
 
+def pump_to_rotating_log(stream, path: Path, *, max_bytes: int = LOG_MAX_BYTES,
+                         backups: int = LOG_BACKUPS) -> threading.Thread:
+    """Copy a child's output, line by line, into ``path``, rotated by size (the standard
+    library's RotatingFileHandler), in a thread that ends with the output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups,
+                                  encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def pump() -> None:
+        try:
+            for line in iter(stream.readline, b""):
+                text = line.decode("utf-8", errors="replace").rstrip("\n")
+                handler.handle(logging.makeLogRecord({"msg": text, "levelno": logging.INFO}))
+        finally:
+            stream.close()
+            handler.close()
+
+    thread = threading.Thread(target=pump, name=f"log-{path.name}", daemon=True)
+    thread.start()
+    return thread
+
+
 class Service:
-    """One child process with its log file and a health URL."""
+    """One child process with its log file (rotated by size) and a health URL."""
 
     def __init__(self, name: str, cmd: list[str], *, cwd: Path, env: dict, health: str,
-                 log_path: Path | None) -> None:
+                 log_path: Path | None, log_max_bytes: int = LOG_MAX_BYTES) -> None:
         self.name, self.health = name, health
         self.log_path = log_path
-        out = None
+        self.proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE if log_path else None,
+            stderr=subprocess.STDOUT if log_path else None, start_new_session=True)
+        self._pump = None
         if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            out = open(log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out,
-                                     stderr=subprocess.STDOUT if out else None,
-                                     start_new_session=True)
+            self._pump = pump_to_rotating_log(self.proc.stdout, log_path,
+                                              max_bytes=log_max_bytes)
 
     def healthy(self) -> bool:
         try:
@@ -178,6 +217,13 @@ class Service:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 30.0) -> None:
+        try:
+            self._stop(timeout)
+        finally:
+            if self._pump is not None:  # the rest of the output, once the process is gone
+                self._pump.join(timeout=5)
+
+    def _stop(self, timeout: float) -> None:
         if self.proc.poll() is not None:
             return
         try:
@@ -251,6 +297,7 @@ def run(args) -> int:
     env = {**os.environ, "CAUNOI_RASA_URL": f"http://127.0.0.1:{rasa_port}",
            "CAUNOI_PUBLIC_URL": public_url}
     env.setdefault("CAUNOI_DEV_MAILBOX", "1")
+    env.update(store_env(tracker_db=VAR / "rasa" / "tracker.db", outbox=VAR / "actions_outbox.db"))
     token = ensure_service_token(VAR / "service_token", env)
     endpoints = write_endpoints(VAR / "rasa" / "endpoints.yml",
                                 actions_url=f"http://127.0.0.1:{actions_port}/webhook",

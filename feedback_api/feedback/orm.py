@@ -58,7 +58,8 @@ class FeedbackItem(Base):
 
 
 class FeedbackEvent(Base):
-    """One change to an item: who, when, what, why. Never updated or deleted."""
+    """One change to an item: who, when, what, why. Never deleted; updated only by erasure of
+    personal data (privacy/), which cuts identifiers out of its texts and blanks replies."""
 
     __tablename__ = "feedback_event"
 

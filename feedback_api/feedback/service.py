@@ -7,6 +7,7 @@ Every change writes a FeedbackEvent (the audit trail); every status change goes 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +24,7 @@ from feedback_api.feedback.schemas import FeedbackCreate
 from vietnamese import fold
 
 KEY_REUSED = "Khóa idempotency_key này đã dùng cho một nội dung khác."
+ERASED_REPLY = "(Nội dung trả lời đã được xóa cùng dữ liệu cá nhân của người dân.)"
 PLACE_PREFIXES = ("xã", "phường", "thị trấn", "thôn", "bản", "tổ", "huyện", "thị xã", "thành phố")
 
 
@@ -331,14 +333,36 @@ def personal_data(session: Session, *, channel: str, sender_id: str) -> list[Fee
     )
 
 
-def erase_personal_data(session: Session, *, channel: str, sender_id: str, actor: str) -> int:
-    """Remove the channel user id and contact details from a citizen's items; keep the rest."""
+def erase_personal_data(
+    session: Session, *, channel: str, sender_id: str, actor: str,
+    redact: Callable[[str | None], str | None],
+) -> int:
+    """Remove who sent a citizen's items and keep what they said; returns how many items.
+
+    - sender id, contact name, phone and consent are cleared;
+    - the item's text, location and the texts of its events (notes, reasons, values) keep their
+      words with the citizen's known identifiers cut out by ``redact`` (privacy/redact.py);
+    - replies are blanked, on the item and in its reply events (who replied and when stay): a
+      reply is written to one citizen and often greets them by a name the store was never told,
+      and its only reader was the citizen who now asks to be forgotten;
+    - a client-chosen idempotency key that holds an identifier is replaced.
+    """
     items = personal_data(session, channel=channel, sender_id=sender_id)
     for item in items:
         item.sender_id = None
         item.contact_name = None
         item.contact_phone = None
         item.contact_consent = False
+        item.text = redact(item.text) or ""
+        item.location = redact(item.location)
+        if redact(item.idempotency_key) != item.idempotency_key:
+            item.idempotency_key = f"erased:{item.tracking_code}"
+        if item.public_reply is not None:
+            item.public_reply = ERASED_REPLY
+        for event in item.events:
+            event.reason = ERASED_REPLY if event.action == "reply" else redact(event.reason)
+            event.from_value = redact(event.from_value)
+            event.to_value = redact(event.to_value)
         item.updated_at = utcnow()
         add_event(
             session,

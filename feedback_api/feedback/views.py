@@ -9,13 +9,10 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedback_api.answers import service as answers
 from feedback_api.auth.service import Principal
-from feedback_api.db import utcnow
 from feedback_api.departments.codes import CENTRAL
 from feedback_api.departments.orm import Department
 from feedback_api.deps import (
-    Admin,
     CalendarDep,
     DbSession,
     Official,
@@ -27,7 +24,6 @@ from feedback_api.errors import Forbidden, NotFound
 from feedback_api.feedback import flows, lifecycle, service
 from feedback_api.feedback.orm import FeedbackItem
 from feedback_api.feedback.schemas import (
-    Channel,
     EventPublic,
     FeedbackCreate,
     FeedbackCreated,
@@ -42,6 +38,7 @@ from feedback_api.feedback.schemas import (
     TextBody,
 )
 from feedback_api.http import error_responses, idempotent_responses
+from feedback_api.ratelimit import StatusLimit, SubmissionLimit
 
 router = APIRouter(prefix="/api/v1", tags=["feedback"])
 
@@ -113,6 +110,7 @@ def _created(session: Session, item: FeedbackItem) -> FeedbackCreated:
     status_code=201,
     summary="Tiếp nhận phản ánh, kiến nghị hoặc câu hỏi chuyển tiếp",
     responses=idempotent_responses(FeedbackCreated, 400, 401, 403, 409, 413),
+    dependencies=[SubmissionLimit],
 )
 def submit(
     response: Response,
@@ -146,7 +144,7 @@ def submit(
 
 
 @router.get("/status/{tracking_code}", response_model=FeedbackStatusPublic,
-            responses=error_responses(404),
+            responses=error_responses(404), dependencies=[StatusLimit],
             summary="Tra cứu trạng thái (công khai, không có dữ liệu cá nhân)")
 def public_status(tracking_code: str, session: DbSession) -> FeedbackStatusPublic:
     return status_public(session, service.get_by_code(session, code=tracking_code))
@@ -244,32 +242,3 @@ def merge(
     service.merge(session, item=item, into=into, actor=principal.actor, reason=body.reason)
     session.commit()
     return detail(session, item)
-
-
-@router.get("/personal-data", responses=error_responses(401, 403),
-            summary="Xuất dữ liệu cá nhân của một người dân (quản trị)")
-def export_personal_data(
-    session: DbSession, principal: Admin, settings: SettingsDep, channel: Channel,
-    sender_id: Annotated[str, Query(min_length=1, max_length=200)],
-) -> dict:
-    items = service.personal_data(session, channel=channel, sender_id=sender_id)
-    votes = answers.votes_of(session, secret=settings.secret_key,
-                             channel=channel, sender_id=sender_id)
-    return {"channel": channel, "sender_id": sender_id, "exported_at": utcnow(),
-            "items": [detail(session, i).model_dump(mode="json") for i in items],
-            "votes": [{"question": v.question, "helpful": v.helpful, "citations": v.citations,
-                       "created_at": v.created_at} for v in votes]}
-
-
-@router.delete("/personal-data", responses=error_responses(401, 403),
-               summary="Xóa dữ liệu cá nhân của một người dân (quản trị)")
-def erase_personal_data(
-    session: DbSession, principal: Admin, settings: SettingsDep, channel: Channel,
-    sender_id: Annotated[str, Query(min_length=1, max_length=200)],
-) -> dict:
-    n = service.erase_personal_data(session, channel=channel, sender_id=sender_id,
-                                    actor=principal.actor)
-    votes = answers.erase_voter(session, secret=settings.secret_key,
-                                channel=channel, sender_id=sender_id)
-    session.commit()
-    return {"erased_items": n, "erased_votes": votes}

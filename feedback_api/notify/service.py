@@ -10,14 +10,16 @@ winner's row instead).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedback_api.db import utcnow
-from feedback_api.notify.orm import OutboxMessage
+from feedback_api.notify.orm import CitizenMessage, OutboxMessage
 
 EMAIL = "email"
 WEBHOOK = "webhook"
@@ -86,6 +88,69 @@ def messages_for(session: Session, *, dedupe_prefix: str) -> list[OutboxMessage]
         .order_by(OutboxMessage.id)
     )
     return list(session.scalars(stmt))
+
+
+def replies_to(session: Session, *, channel: str, sender_id: str) -> list[OutboxMessage]:
+    """Every reply queued for one citizen (any status), oldest first."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.kind == CITIZEN_REPLY,
+        OutboxMessage.payload["channel"].as_string() == channel,
+        OutboxMessage.payload["sender_id"].as_string() == sender_id,
+    )
+    return list(session.scalars(stmt.order_by(OutboxMessage.id)))
+
+
+def about_items(session: Session, *, tracking_codes: list[str]) -> list[OutboxMessage]:
+    """Messages about these items (email and webhook notices, replies): keyed by their code."""
+    if not tracking_codes:
+        return []
+    stmt = select(OutboxMessage).where(or_(*(
+        OutboxMessage.dedupe_key.contains(f":{code}:", autoescape=True)
+        for code in tracking_codes)))
+    return list(session.scalars(stmt.order_by(OutboxMessage.id)))
+
+
+def erase_for(
+    session: Session, *, channel: str, sender_id: str, tracking_codes: list[str],
+    redact: Callable[[Any], Any],
+) -> int:
+    """Erase a citizen from the outbox; returns how many messages were deleted or changed.
+
+    Replies to them are deleted whatever their status: a sent one was delivered already, and
+    one not yet sent is not sent to someone who asked to be forgotten. Notices about their items
+    (to a liaison, a department's webhook) keep being delivered, with the citizen's known
+    identifiers cut out of the payload by ``redact``, as their items keep their text.
+    """
+    replies = replies_to(session, channel=channel, sender_id=sender_id)
+    for message in replies:
+        session.delete(message)
+    changed = 0
+    for message in about_items(session, tracking_codes=tracking_codes):
+        if message.kind == CITIZEN_REPLY:
+            continue  # deleted above, or another citizen's
+        payload = redact(message.payload)
+        error = redact(message.last_error)
+        if payload != message.payload or error != message.last_error:
+            message.payload, message.last_error = payload, error
+            changed += 1
+    session.flush()
+    return len(replies) + changed
+
+
+def messages_to(session: Session, *, channel: str, sender_id: str) -> list[CitizenMessage]:
+    """The replies delivered to one citizen on the web or API channel, oldest first."""
+    stmt = select(CitizenMessage).where(CitizenMessage.channel == channel,
+                                        CitizenMessage.sender_id == sender_id)
+    return list(session.scalars(stmt.order_by(CitizenMessage.id)))
+
+
+def erase_messages_to(session: Session, *, channel: str, sender_id: str) -> int:
+    """Delete the replies delivered to one citizen; returns how many."""
+    rows = messages_to(session, channel=channel, sender_id=sender_id)
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)
 
 
 def _enqueue(session: Session, *, kind: str, payload: dict, dedupe_key: str) -> OutboxMessage:

@@ -15,6 +15,7 @@ from scripts.stack import (
     start_actions,
     start_api,
     start_rasa,
+    store_env,
     wait_healthy,
     write_endpoints,
 )
@@ -36,6 +37,7 @@ class Stack:
     logs: Path
     smtp: SmtpSink
     outbox: Path  # the action server's
+    tracker_db: Path | None = None  # Rasa's (SQLite, unless CAUNOI_RASA_ENDPOINTS says else)
     restarts: list = field(default_factory=list)
 
     @property
@@ -94,7 +96,8 @@ def stack(rasa_model, model_dir, tmp_path_factory):
     api_port, rasa_port, actions_port = free_port(), free_port(), free_port()
     env = service_env(f"sqlite:///{root / 'caunoi.db'}", model_dir, smtp.port,
                       CAUNOI_LOAD_SEARCH="1", CAUNOI_RASA_URL=f"http://127.0.0.1:{rasa_port}",
-                      CAUNOI_PUBLIC_URL=f"http://127.0.0.1:{api_port}")
+                      CAUNOI_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
+                      **store_env(tracker_db=root / "tracker.db", outbox=root / "outbox.db"))
     env.pop("CAUNOI_INDEX_DIR", None)  # the full default index (models/index), as `make run`
     token_file = ensure_service_token(root / "service_token", env)
     endpoints = write_endpoints(root / "endpoints.yml",
@@ -119,7 +122,8 @@ def stack(rasa_model, model_dir, tmp_path_factory):
     stack = Stack(*services, api_port=api_port, rasa_port=rasa_port,
                   token=token_file.read_text().strip(),
                   admin_token=cli("token", "create", "--role", "admin", "--name", "e2e", env=env),
-                  env=env, logs=logs, smtp=smtp, outbox=root / "outbox.db")
+                  env=env, logs=logs, smtp=smtp, outbox=root / "outbox.db",
+                  tracker_db=root / "tracker.db")
     yield stack
     for service in (stack.rasa, stack.actions, stack.api, *stack.restarts):
         service.stop()

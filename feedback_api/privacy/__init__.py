@@ -1,0 +1,1 @@
+"""A citizen's personal data across every store: export, erasure, and their audit (registry.py)."""
