@@ -1,6 +1,7 @@
 """Imports every ORM module, so ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from feedback_api import db
+from feedback_api import health as health_orm  # noqa: F401 - worker_heartbeat
 from feedback_api.answers import orm as answers_orm  # noqa: F401
 from feedback_api.auth import orm as auth_orm  # noqa: F401
 from feedback_api.departments import orm as departments_orm  # noqa: F401
