@@ -15,6 +15,7 @@ import re
 import weakref
 from math import ceil
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -32,6 +33,7 @@ FRAMEWORK_MESSAGES = {
 }
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 DRAIN_LIMIT = 20_000_000  # announced sizes above this get the 413 and a closed connection
+DRAIN_SECONDS = 5.0  # longest wait for an announced oversized body before the 413
 MAX_BODY = 1_000_000  # bytes; feedback text is capped at 5,000 characters anyway
 JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # an escaped NUL, not an escaped backslash
 TOO_LARGE = "Nội dung gửi lên quá lớn."
@@ -144,16 +146,20 @@ class BodyGuard:
         size = Headers(scope=scope).get("content-length")
         if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
             huge = not size.isdigit() or int(size) > DRAIN_LIMIT
+            drained = False
             if not huge:
-                # Read and drop it (nothing is kept): a client that sends its whole body
-                # before reading the answer then sees the 413 rather than a reset connection.
-                while (message := await receive())["type"] == "http.request" and message.get(
-                    "more_body", False
-                ):
-                    pass
-                if message["type"] == "http.disconnect":
-                    return
-            await _refusal(scope, 413, TOO_LARGE, close=huge)(scope, receive, send)
+                # Read and drop it (nothing is kept), for at most DRAIN_SECONDS: a client that
+                # sends its whole body before reading the answer then sees the 413 rather than
+                # a reset; one that announces a body it never sends cannot hold the request.
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    while (message := await receive())["type"] == "http.request" and (
+                        message.get("more_body", False)
+                    ):
+                        pass
+                    if message["type"] == "http.disconnect":
+                        return
+                    drained = True
+            await _refusal(scope, 413, TOO_LARGE, close=not drained)(scope, receive, send)
             return
         body = b""
         if scope["method"] in BODY_METHODS:
