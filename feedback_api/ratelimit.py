@@ -65,6 +65,7 @@ def rules(settings: Settings) -> dict[str, str]:
         "submissions": settings.rate_limit_submissions,
         "submissions_daily": _daily(settings.submissions_per_day),
         "votes": settings.rate_limit_votes,
+        "replies": settings.rate_limit_replies,  # chat/replies.py, per chat sender
     }
 
 

@@ -140,6 +140,25 @@ class Settings(BaseSettings):
                 raise ValueError("giới hạn tần suất cần dạng 20/minute;300/day") from None
         return value.strip()
 
+    # --- officials' replies in the web chat (chat/replies.py) ---
+    # The chat page asks GET /chat/api/replies on load and every chat_reply_poll_seconds while
+    # it is visible. Its own limit, per chat sender (per address without a sender cookie), so
+    # polling never spends the chat's message budget; "" switches it off.
+    rate_limit_replies: str = "30/minute"
+    chat_reply_poll_seconds: float = Field(15.0, ge=1, le=600)
+
+    @field_validator("rate_limit_replies")
+    @classmethod
+    def _replies_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError("giới hạn tần suất cần dạng 30/minute") from None
+        return value.strip()
+
     @field_validator("run_worker", "load_search", "dev_mailbox", "migrate_on_start", mode="before")
     @classmethod
     def _flag(cls, value: Any) -> Any:

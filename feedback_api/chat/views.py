@@ -1,9 +1,10 @@
-"""The web chat: the page at /chat and its one endpoint, which relays messages to Rasa.
+"""The web chat: the page at /chat and its endpoint that relays messages to Rasa.
 
 The page only ever talks to this API (same origin). ``POST /chat/api/messages`` takes
 ``{"message": str, "payload"?: str}`` — ``payload`` is a button's payload, ``message`` its
 title as the citizen saw it — sends the payload (or else the message) to Rasa's REST channel
 under the browser's sender id, and answers with Rasa's messages (text, buttons, custom, image).
+Officials' replies come from ``GET /chat/api/replies`` (replies.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from feedback_api.chat.deps import Chat, ChatDep
 from feedback_api.chat.pages import HERE, render
+from feedback_api.deps import SettingsDep
 from feedback_api.errors import DomainError, Invalid
 from feedback_api.ratelimit import ChatLimit
 from feedback_api.settings import Settings
@@ -38,10 +40,12 @@ class ChatMessageIn(BaseModel):
 def install(app: FastAPI, settings: Settings) -> None:
     """The chat and read-more pages, their JSON endpoints and static files."""
     from feedback_api.chat.article_views import router as articles_router
+    from feedback_api.chat.replies import router as replies_router
 
     app.state.chat = Chat.from_settings(settings)
     app.include_router(router)
     app.include_router(articles_router)
+    app.include_router(replies_router)
     app.mount("/chat/static", StaticFiles(directory=HERE / "static"), name="chat-static")
 
 
@@ -57,8 +61,9 @@ def _text(value: str | None, *, what: str, empty: str) -> str:
 
 
 @router.get("/chat", dependencies=[ChatLimit])
-def chat_page(request: Request, chat: ChatDep):
-    response = render("chat.html", max_message=MAX_MESSAGE)
+def chat_page(request: Request, chat: ChatDep, settings: SettingsDep):
+    response = render("chat.html", max_message=MAX_MESSAGE,
+                      poll_seconds=settings.chat_reply_poll_seconds)
     chat.senders.ensure(request, response)
     response.headers["Cache-Control"] = "no-store"
     return response

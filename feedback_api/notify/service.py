@@ -144,6 +144,17 @@ def messages_to(session: Session, *, channel: str, sender_id: str) -> list[Citiz
     return list(session.scalars(stmt.order_by(CitizenMessage.id)))
 
 
+def messages_after(
+    session: Session, *, channel: str, sender_id: str, after: int, limit: int
+) -> list[CitizenMessage]:
+    """One citizen's replies with an id above ``after``, oldest first, at most ``limit`` (the
+    web chat asks for what it has not shown yet)."""
+    stmt = select(CitizenMessage).where(CitizenMessage.channel == channel,
+                                        CitizenMessage.sender_id == sender_id,
+                                        CitizenMessage.id > after)
+    return list(session.scalars(stmt.order_by(CitizenMessage.id).limit(limit)))
+
+
 def erase_messages_to(session: Session, *, channel: str, sender_id: str) -> int:
     """Delete the replies delivered to one citizen; returns how many."""
     rows = messages_to(session, channel=channel, sender_id=sender_id)

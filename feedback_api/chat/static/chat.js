@@ -3,10 +3,16 @@
 // Every piece of text goes into the page as a text node (never innerHTML): nothing the bot or
 // the citizen writes can become markup. The conversation is kept in sessionStorage so that
 // coming back from a read-more page shows it again.
+// Officials' replies: GET /chat/api/replies?after=<id> on load and every few seconds while the
+// page is visible (none while hidden, slower after failures); the id of the last one shown is
+// kept in localStorage, so a reload or a later visit shows only the new ones.
 (function () {
   "use strict";
 
   var STORE = "caunoi-chat-v1";
+  var SEEN = "caunoi-replies-seen-v1"; // localStorage: the id of the last official reply shown
+  var REPLY_PAGE = 20; // replies per answer (chat/replies.py PAGE): a full page means more wait
+  var MAX_BACKOFF = 300; // seconds between two asks after failures
   var KEEP = 200; // entries kept in sessionStorage
   var URL_PATTERN = /(https?:\/\/[^\s<>"']+|\/van-ban\/[^\s<>"']+)/g;
   var TRAILING = /[.,;:!?)\]}»"']+$/;
@@ -18,12 +24,17 @@
     sure: "Đọc toàn văn:",
     unsure: "Có thể liên quan:",
     typing: "Trợ lý đang soạn câu trả lời",
-    article: "Điều {a} {l}"
+    article: "Điều {a} {l}",
+    reply: "Trả lời của cơ quan về ý kiến {code}",
+    replyNoCode: "Trả lời của cơ quan"
   };
 
   var log, input, form, sendButton, notice, suggestions, maxLength;
   var history = [];
   var waiting = false;
+  var pollSeconds = 15, pollTimer = null, polling = false, failures = 0, notBefore = 0;
+  var shownReply = 0; // the highest reply id this tab has shown
+  var polls = 0; // finished asks (body[data-replies-checked], for tests)
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -140,6 +151,95 @@
     }
   }
 
+  function replyTime(iso) {
+    var date = new Date(String(iso || ""));
+    return isNaN(date.getTime()) ? "" : date.toLocaleString("vi-VN", {
+      day: "2-digit", month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  // An official's reply: its own look, a label with the tracking code and time, the text as text.
+  function addReply(reply) {
+    var row = el("div", "msg bot reply");
+    var code = typeof reply.tracking_code === "string" ? reply.tracking_code : "";
+    var label = code ? TEXT.reply.replace("{code}", code) : TEXT.replyNoCode;
+    var when = replyTime(reply.created_at);
+    row.appendChild(el("div", "reply-label", when ? label + " · " + when : label));
+    row.appendChild(el("div", "bubble text")).appendChild(linkified(String(reply.text)));
+    log.appendChild(row);
+    scrollDown();
+  }
+
+  function lastSeen() { // 0 when storage is blocked: this tab's own count still avoids repeats
+    try { return parseInt(localStorage.getItem(SEEN) || "0", 10) || 0; } catch (e) { return 0; }
+  }
+
+  function markSeen(id) {
+    shownReply = Math.max(shownReply, id);
+    try {
+      if (id > lastSeen()) localStorage.setItem(SEEN, String(id));
+    } catch (e) { /* private mode or full */ }
+  }
+
+  function showReply(reply) {
+    if (!reply || typeof reply.id !== "number" || reply.id <= shownReply || !reply.text) return;
+    var kept = { id: reply.id, tracking_code: reply.tracking_code, text: reply.text,
+                 created_at: reply.created_at };
+    addReply(kept);
+    remember({ role: "reply", reply: kept });
+    markSeen(reply.id);
+  }
+
+  // The next ask in ``seconds``; none while the page is hidden (visibilitychange resumes).
+  function schedule(seconds) {
+    clearTimeout(pollTimer);
+    notBefore = Date.now() + seconds * 1000;
+    pollTimer = document.visibilityState === "hidden" ? null : setTimeout(poll, seconds * 1000);
+  }
+
+  function backoff(retryAfter) {
+    failures += 1;
+    return Math.max(Math.min(pollSeconds * Math.pow(2, failures), MAX_BACKOFF), retryAfter || 0);
+  }
+
+  function poll() {
+    clearTimeout(pollTimer);
+    pollTimer = null;
+    if (polling) return;
+    polling = true;
+    var next = pollSeconds;
+    fetch("/chat/api/replies?after=" + encodeURIComponent(String(shownReply)), {
+      headers: { "Accept": "application/json" },
+      credentials: "same-origin",
+      cache: "no-store"
+    }).then(function (response) {
+      if (!response.ok) {
+        next = backoff(parseInt(response.headers.get("Retry-After") || "", 10));
+        return;
+      }
+      return response.json().then(function (data) {
+        failures = 0;
+        if (!Array.isArray(data)) return;
+        data.forEach(showReply);
+        if (data.length >= REPLY_PAGE) next = 1; // more are waiting
+      });
+    }).catch(function () {
+      next = backoff(0);
+    }).then(function () {
+      polling = false;
+      polls += 1;
+      document.body.dataset.repliesChecked = String(polls);
+      schedule(next);
+    });
+  }
+
+  function onVisibility() { // hidden: no timer; visible again: the ask that was due, or now
+    clearTimeout(pollTimer);
+    pollTimer = null;
+    if (document.visibilityState !== "hidden" && !polling) {
+      schedule(Math.max(0, (notBefore - Date.now()) / 1000));
+    }
+  }
+
   function showTyping() {
     var row = el("div", "msg bot typing");
     row.id = "typing";
@@ -180,9 +280,15 @@
     if (!Array.isArray(saved) || !saved.length) return;
     history = saved.slice(-KEEP);
     suggestions.hidden = true;
+    var live = history.length - 1; // the last message of the conversation keeps live buttons
+    while (live > 0 && history[live].role === "reply") live--;
     history.forEach(function (entry, i) {
       if (entry.role === "user") addUser(String(entry.text || ""));
-      else if (entry.role === "bot" && entry.message) addBot(entry.message, i === history.length - 1);
+      else if (entry.role === "bot" && entry.message) addBot(entry.message, i === live);
+      else if (entry.role === "reply" && entry.reply && typeof entry.reply.text === "string") {
+        addReply(entry.reply);
+        if (typeof entry.reply.id === "number") shownReply = Math.max(shownReply, entry.reply.id);
+      }
     });
   }
 
@@ -260,6 +366,8 @@
     notice = document.getElementById("notice");
     suggestions = document.getElementById("suggestions");
     maxLength = parseInt(document.getElementById("chat").dataset.maxLength, 10) || 2000;
+    pollSeconds = parseFloat(document.getElementById("chat").dataset.pollSeconds) || 15;
+    shownReply = lastSeen();
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -281,6 +389,8 @@
       button.addEventListener("click", function () { send(button.textContent); });
     });
     restore();
+    document.addEventListener("visibilitychange", onVisibility);
+    poll();
     document.body.dataset.ready = "1";
   }
 
