@@ -216,10 +216,11 @@ INBOX_COOKIE = b"caunoi_inbox="  # inbox/sessions.py COOKIE: a session makes a r
 
 
 def _private(scope: Scope) -> bool:
-    """Responses that must not be kept by a browser or proxy: the inbox, the personal-data API
-    and anything sent to a bearer token or an inbox session."""
+    """Responses that must not be kept by a browser or proxy: the inbox, the personal-data API,
+    the chat's answers to one citizen, and anything sent to a bearer token or an inbox
+    session."""
     path = scope["path"]
-    if path.startswith(("/inbox/", "/api/v1/personal-data")) or path == "/inbox":
+    if path.startswith(("/inbox/", "/api/v1/personal-data", "/chat/api/")) or path == "/inbox":
         return not path.startswith("/inbox/static/")
     headers = Headers(scope=scope)
     return "authorization" in headers or INBOX_COOKIE in headers.get("cookie", "").encode()

@@ -13,14 +13,14 @@ nothing. No cookie is issued here; ``GET /chat`` does that.
 
 Polling has its own rate limit (``rate_limit_replies``, per sender; per address without a
 cookie), apart from the chat's, so a page left open does not spend the citizen's message budget.
-The answer is private (it carries a citizen's replies): ``Cache-Control: no-store``.
+The answer is private (it carries a citizen's replies): http.py sends it ``no-store``.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
 from feedback_api.chat.deps import ChatDep
 from feedback_api.deps import DbSession
@@ -36,14 +36,12 @@ MAX_ID = 2**31 - 1  # citizen_message.id is a 32-bit integer on PostgreSQL
 @router.get("/chat/api/replies")
 def replies(
     request: Request,
-    response: Response,
     chat: ChatDep,
     limits: Limits,
     session: DbSession,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[dict[str, Any]]:
     """The sender's replies with an id above ``after``, oldest first, at most ``PAGE``."""
-    response.headers["Cache-Control"] = "no-store"
     sender = chat.senders.read(request)
     if sender is None:
         limits.check("replies", "ip", client_address(request))

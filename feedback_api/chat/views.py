@@ -83,7 +83,6 @@ async def post_message(request: Request, response: Response, chat: ChatDep) -> l
     if body.payload is not None:  # a button: its payload goes to Rasa, its title was shown
         text = _text(body.payload, what="Lựa chọn", empty="Lựa chọn đang trống.")
     sender = chat.senders.ensure(request, response)
-    response.headers["Cache-Control"] = "no-store"
     return await anyio.to_thread.run_sync(
         lambda: chat.rasa.send(sender=sender, text=text), limiter=chat.threads
     )

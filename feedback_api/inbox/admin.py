@@ -120,9 +120,7 @@ def department_rotate_secret(request: Request, code: str, me: AdminUser, form: F
 def _show_secret(request: Request, dept, secret: str | None):
     """The one page that shows a department's webhook secret: rendered, not redirected to
     (a flash message would keep it in the session), and never cached."""
-    page = render(request, "webhook_secret.html", dept=dept, secret=secret)
-    page.headers["Cache-Control"] = "no-store"
-    return page
+    return render(request, "webhook_secret.html", dept=dept, secret=secret)  # no-store: http.py
 
 
 # --- accounts ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from feedback_api.deps import Admin, DbSession, SettingsDep
 from feedback_api.feedback.schemas import Channel
@@ -20,7 +20,6 @@ from feedback_api.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["personal data"])
 AUDIT_KEY = "privacy-subject"  # settings.key purpose of the audit log's subject hash
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -40,24 +39,22 @@ SenderId = Annotated[str, Query(min_length=1, max_length=200)]
 @router.get("/personal-data", responses=error_responses(401, 403, 503),
             summary="Xuất dữ liệu cá nhân của một người dân từ mọi kho (quản trị)")
 def export_personal_data(
-    response: Response, session: DbSession, principal: Admin, settings: SettingsDep,
+    session: DbSession, principal: Admin, settings: SettingsDep,
     privacy: RegistryDep, channel: Channel, sender_id: SenderId,
 ) -> dict:
     body = registry.export(session, privacy, Subject(channel, sender_id),
                            actor=principal.actor, secret=settings.key(AUDIT_KEY))
     session.commit()
-    response.headers.update(NO_STORE)
     return body
 
 
 @router.delete("/personal-data", responses=error_responses(401, 403, 503),
                summary="Xóa dữ liệu cá nhân của một người dân khỏi mọi kho (quản trị)")
 def erase_personal_data(
-    response: Response, session: DbSession, principal: Admin, settings: SettingsDep,
+    session: DbSession, principal: Admin, settings: SettingsDep,
     privacy: RegistryDep, channel: Channel, sender_id: SenderId,
 ) -> dict:
     body = registry.erase(session, privacy, Subject(channel, sender_id),
                           actor=principal.actor, secret=settings.key(AUDIT_KEY))
     session.commit()
-    response.headers.update(NO_STORE)
     return body
