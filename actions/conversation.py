@@ -33,8 +33,17 @@ def channel(tracker: Tracker) -> str:
     return CHANNELS.get((tracker.get_latest_input_channel() or "").lower(), "api")
 
 
+# The API's channel gateway talks to Rasa as "<platform>:<platform user id>"
+# (feedback_api/channels/dispatcher.py); the feedback store keeps the platform's own id.
+NAMESPACED = ("zalo", "messenger", "zalo_miniapp")
+
+
 def sender(tracker: Tracker) -> str | None:
-    return (tracker.sender_id or "")[:200] or None
+    sender_id = tracker.sender_id or ""
+    prefix, _, rest = sender_id.partition(":")
+    if rest and prefix == channel(tracker) and prefix in NAMESPACED:
+        sender_id = rest
+    return sender_id[:200] or None
 
 
 def latest_intent(tracker: Tracker) -> str | None:

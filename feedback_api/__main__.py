@@ -49,6 +49,10 @@ def _serve(args) -> int:
 
     settings = Settings()
     migrate_and_seed(settings.database_url)  # once, before any process starts
+    from feedback_api.channels.wiring import describe
+
+    for line in describe(settings):  # once, here, rather than in every API process
+        print(line, flush=True)
     if args.bootstrap_admin:
         _bootstrap_admin()
     # The API processes only answer requests; background work has its own process.

@@ -26,6 +26,7 @@ from sqlalchemy import Integer, String, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from feedback_api.channels.health import channel_health
 from feedback_api.db import Base, Database, UTCDateTime, utcnow
 from feedback_api.feedback.orm import FeedbackItem
 from feedback_api.notify.orm import OutboxMessage
@@ -141,6 +142,15 @@ def readiness(session: Session, settings: Settings, now: datetime | None = None)
     body.update(worker_heartbeat_age_s=_age(now, beat), oldest_unrouted_age_s=_age(now, unrouted),
                 oldest_pending_outbox_age_s=_age(now, waiting))
     problems = _problems(body, settings)
+    try:
+        body["channels"] = channel_health(session, settings, now)
+    except SQLAlchemyError as exc:
+        log.error("channel health query failed: %s", type(exc).__name__)
+        body["channels"] = None
+    for platform, entry in (body["channels"] or {}).items():
+        age = entry["oldest_pending_event_age_s"]
+        if entry["on"] and age is not None and age > settings.readiness_backlog_seconds:
+            problems.append(f"Có tin nhắn {platform} chờ trợ lý trả lời đã {age / 60:.0f} phút.")
     if problems:
         body.update(status="unavailable", detail=" ".join(problems))
     return body

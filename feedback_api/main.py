@@ -18,7 +18,8 @@ from feedback_api.runtime import start_services
 from feedback_api.settings import Settings
 
 # Domains that install themselves (pages, static files, middleware) when present.
-OPTIONAL = ("feedback_api.open311.views", "feedback_api.inbox.views", "feedback_api.chat.views")
+OPTIONAL = ("feedback_api.open311.views", "feedback_api.inbox.views", "feedback_api.chat.views",
+            "feedback_api.channels.views")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

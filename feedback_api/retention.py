@@ -10,6 +10,10 @@ What goes, after how long:
 - outbox messages that are dead (by ``created_at``): the payload and the error are blanked,
   the row stays as a record that a message was lost;
 - replies delivered to the web chat (``citizen_message``, by ``created_at``);
+- what citizens sent on Zalo and Messenger, once handled (``channel_event``, by
+  ``received_at``), the record of which message parts a platform accepted
+  (``channel_delivery``, by ``sent_at``), and what the gateway knows of a citizen who has not
+  written since (``channel_user``, by ``last_inbound_at``);
 - the audit log (``audit_entry``, by ``at``);
 - conversations in Rasa's tracker store (``feedback_api.privacy.tracker``);
 - heartbeats of workers gone for a day (not a setting: they hold nothing about anyone).
@@ -27,6 +31,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
 from feedback_api.auth.orm import AuditEntry
+from feedback_api.channels.orm import ChannelDelivery, ChannelEvent, ChannelUser
 from feedback_api.health import WorkerHeartbeat
 from feedback_api.notify.orm import CitizenMessage, OutboxMessage
 from feedback_api.settings import Settings
@@ -61,6 +66,13 @@ def prune_tables(session: Session, settings: Settings, now: datetime) -> dict[st
     if (before := cutoff(now, settings.retention_audit_days)) is not None:
         done["audit_entry"] = _rows(session.execute(
             delete(AuditEntry).where(AuditEntry.at < before)))
+    if (before := cutoff(now, settings.retention_channel_days)) is not None:
+        done["channel_event"] = _rows(session.execute(delete(ChannelEvent).where(
+            ChannelEvent.status != "pending", ChannelEvent.received_at < before)))
+        done["channel_delivery"] = _rows(session.execute(delete(ChannelDelivery).where(
+            ChannelDelivery.sent_at < before)))
+        done["channel_user"] = _rows(session.execute(delete(ChannelUser).where(
+            ChannelUser.last_inbound_at < before)))
     done["worker_heartbeat"] = _rows(session.execute(delete(WorkerHeartbeat).where(
         WorkerHeartbeat.beat_at < now - timedelta(days=HEARTBEAT_DAYS))))
     return done

@@ -20,6 +20,7 @@ from feedback_api.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from feedback_api.channels.gateway import Gateway
     from feedback_api.worker import Background
     from knowledge import Searcher
 
@@ -33,6 +34,7 @@ class Services:
     classifier: ClassifierHolder
     background: Background | None = None  # routing and outbox threads (CAUNOI_RUN_WORKER)
     mailbox: Any = None  # the development SMTP sink (CAUNOI_DEV_MAILBOX), if started
+    gateway: Gateway | None = None  # Zalo and Messenger (channels/), when one is configured
 
     def wake_worker(self) -> None:
         """Route new items now rather than at the next poll (no-op: another process routes)."""
@@ -40,6 +42,8 @@ class Services:
             self.background.wake()
 
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
         if self.background is not None:
             self.background.stop()
         if self.mailbox is not None:
@@ -77,9 +81,14 @@ def start_services(settings: Settings) -> Services:
         background = Background(
             db, settings, classifier=classifier, cited_departments=cited_departments_fn(searcher)
         ).start()
+    gateway = None
+    if settings.zalo_on or settings.messenger_on:
+        from feedback_api.channels.gateway import Gateway
+
+        gateway = Gateway(settings, db).start()
     return Services(
         settings=settings, db=db, calendar=calendar, searcher=searcher, classifier=classifier,
-        background=background, mailbox=mailbox,
+        background=background, mailbox=mailbox, gateway=gateway,
     )
 
 

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     retention_citizen_message_days: int = Field(180, ge=0)
     retention_tracker_days: int = Field(90, ge=0)
     retention_audit_days: int = Field(365, ge=0)
+    # Zalo and Messenger: handled events, delivery records, citizens silent this long
+    retention_channel_days: int = Field(30, ge=0)
 
     # --- department webhooks (departments/webhooks.py) ---
     # Loopback, private, link-local, reserved and multicast destinations are refused unless
@@ -127,7 +129,8 @@ class Settings(BaseSettings):
 
     @field_validator("rate_limit_chat", "rate_limit_chat_sender", "rate_limit_search",
                      "rate_limit_status", "rate_limit_articles", "rate_limit_open311",
-                     "rate_limit_submissions", "rate_limit_votes", "rate_limit_replies")
+                     "rate_limit_submissions", "rate_limit_votes", "rate_limit_replies",
+                     "rate_limit_webhooks")
     @classmethod
     def _limits(cls, value: str) -> str:
         """Refuse at start a limit the library cannot read, rather than at the first request."""
@@ -146,6 +149,44 @@ class Settings(BaseSettings):
     # polling never spends the chat's message budget; "" switches it off.
     rate_limit_replies: str = "30/minute"
     chat_reply_poll_seconds: float = Field(15.0, ge=1, le=600)
+
+    # --- the channel gateway: Zalo OA and Facebook Messenger (channels/) ---
+    # A platform whose settings are absent is off (the start log says so once).
+    # Zalo: the app, the OA secret key that signs webhooks, the initial token pair (the
+    # refresh token is single-use: after the first refresh the pair lives in the database).
+    zalo_app_id: str = ""
+    zalo_app_secret: str = Field("", repr=False)
+    zalo_oa_secret: str = Field("", repr=False)
+    zalo_refresh_token: str = Field("", repr=False)
+    zalo_access_token: str = Field("", repr=False)
+    zalo_openapi_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    # The token of Zalo's domain check: served as /zalo_verifier<token>.html
+    zalo_verifier: str = ""
+    # Messenger: the app secret (signatures), the verify token (webhook setup), the page token.
+    messenger_app_secret: str = Field("", repr=False)
+    messenger_verify_token: str = Field("", repr=False)
+    messenger_page_token: str = Field("", repr=False)
+    messenger_graph_url: str = "https://graph.facebook.com"
+    messenger_graph_version: str = "v25.0"  # pinned: Meta silently upgrades expired versions
+    # Webhook deliveries per client address (the platforms post from a few addresses).
+    rate_limit_webhooks: str = "3000/minute"
+    # Sends to a platform: attempts before a message is dead, and the first retry's delay in
+    # seconds (doubling, at most 5 minutes): a citizen is waiting.
+    channel_send_attempts: int = Field(8, ge=1)
+    channel_retry_seconds: float = Field(2.0, gt=0)
+    # Threads per API process handing citizens' events to Rasa (one citizen each at a time).
+    channel_dispatchers: int = Field(4, ge=1, le=64)
+
+    @property
+    def zalo_on(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_app_secret and self.zalo_oa_secret
+                    and (self.zalo_refresh_token or self.zalo_access_token))
+
+    @property
+    def messenger_on(self) -> bool:
+        return bool(self.messenger_app_secret and self.messenger_verify_token
+                    and self.messenger_page_token)
 
     @field_validator("run_worker", "load_search", "dev_mailbox", "migrate_on_start", mode="before")
     @classmethod

@@ -6,22 +6,24 @@ same transaction as the change, so they happen exactly when the change commits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedback_api.channels.store import take_attachments
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
 from feedback_api.departments.codes import CENTRAL, INSPECTORATE
 from feedback_api.departments.orm import Department
 from feedback_api.departments.routing_keywords import is_formal_complaint
 from feedback_api.errors import IllegalTransition, Invalid
-from feedback_api.feedback import lifecycle
+from feedback_api.feedback import lifecycle, notices
 from feedback_api.feedback.calendar import WorkCalendar
 from feedback_api.feedback.orm import FeedbackItem
-from feedback_api.feedback.schemas import FeedbackCreate
+from feedback_api.feedback.schemas import URL, FeedbackCreate
 from feedback_api.feedback.service import add_event, change_status, create_feedback
 from feedback_api.notify import service as outbox
 from feedback_api.notify import templates
@@ -37,6 +39,8 @@ FORMAL_PROCEDURE = {
     ),
 }
 TO_INSPECTORATE = "Khiếu nại/tố cáo: chuyển Thanh tra tỉnh theo thủ tục riêng."
+
+MAX_ATTACHMENTS = 10  # as FeedbackCreate allows
 
 
 def _notify_department(
@@ -128,6 +132,8 @@ def assign(
     )
     label = "mới" if first else f"chuyển từ {previous or 'chưa phân loại'}"
     _notify_department(session, item=item, dept=dept, reason=label, public_url=public_url)
+    if not needs_routing:  # an item waiting for central triage has not reached anyone yet
+        notices.notify_status(session, item, status="routed", department_name=dept.name)
     session.flush()
     return item
 
@@ -154,6 +160,12 @@ def take_in(
         session, data=data, actor=actor, calendar=calendar, service_levels=service_levels,
         formal_complaint=formal,
     )
+    if created and item.channel in notices.GATEWAY_CHANNELS and item.sender_id:
+        # photos the citizen sent on Zalo or Messenger while writing it
+        photos = [url for url in take_attachments(session, item.channel, item.sender_id)
+                  if len(url) <= 1000 and re.fullmatch(URL, url)]
+        if photos:
+            item.attachments = [*item.attachments, *photos][:MAX_ATTACHMENTS]
     if created and (formal or department is not None):
         assign(
             session, item=item, department=INSPECTORATE if formal else department,

@@ -180,6 +180,10 @@ def change_status(
         reason=reason,
         public=status in ("answered", "closed", "rejected"),
     )
+    if status == "closed":
+        from feedback_api.feedback.notices import notify_status  # it imports the outbox
+
+        notify_status(session, item, status="closed")
     session.flush()
     return item
 

@@ -5,6 +5,8 @@ Each admin write is recorded with ``audit``; department edits rebuild the depart
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from feedback_api.auth import passwords
 from feedback_api.auth.orm import User
 from feedback_api.auth.service import USER_ROLES, audit, create_user
 from feedback_api.auth.sessions import end_user_sessions
+from feedback_api.channels.health import channel_health
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
 from feedback_api.departments.views import DepartmentUpdate, new_secret
@@ -26,6 +29,7 @@ from feedback_api.ratelimit import client_address as client_ip
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 LIAISON_FIELDS = ("name", "email", "zalo_user_id", "phone")
+HEALTH_TIMES = ("last_event_at", "last_send_at", "token_expires_at")
 
 
 @router.get("/dashboard")
@@ -121,6 +125,42 @@ def _show_secret(request: Request, dept, secret: str | None):
     """The one page that shows a department's webhook secret: rendered, not redirected to
     (a flash message would keep it in the session), and never cached."""
     return render(request, "webhook_secret.html", dept=dept, secret=secret)  # no-store: http.py
+
+
+# --- messaging channels ----------------------------------------------------------------------
+
+def waited(seconds: float | None) -> str:
+    """"2 giờ 5 phút", "3 phút 20 giây", "45 giây": how long the oldest message has waited."""
+    if seconds is None:
+        return "không có"
+    total = int(seconds)
+    hours, minutes, secs = total // 3600, total % 3600 // 60, total % 60
+    if hours:
+        return f"{hours} giờ {minutes} phút"
+    return f"{minutes} phút {secs} giây" if minutes else f"{secs} giây"
+
+
+def health_rows(health: dict) -> list[dict]:
+    """``channel_health`` for the page: times as datetimes (shown in Vietnam time), the wait
+    as words, and whether Zalo's token has already expired."""
+    now = utcnow()
+    rows = []
+    for platform, entry in health.items():
+        row = {**entry, "platform": platform, "waiting": waited(
+            entry.get("oldest_pending_event_age_s"))}
+        for name in HEALTH_TIMES:
+            if entry.get(name):
+                row[name] = datetime.fromisoformat(entry[name])
+        expires = row.get("token_expires_at")
+        row["token_expired"] = bool(expires and expires <= now)
+        rows.append(row)
+    return rows
+
+
+@router.get("/admin/channels")
+def channel_page(request: Request, me: AdminUser, session: DbSession, settings: SettingsDep):
+    return render(request, "channels.html",
+                  platforms=health_rows(channel_health(session, settings)))
 
 
 # --- accounts ----------------------------------------------------------------------------------

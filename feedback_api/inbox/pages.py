@@ -21,13 +21,13 @@ VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving time in Viet
 KINDS = {"complaint": "Phản ánh", "proposal": "Kiến nghị", "question": "Câu hỏi"}
 PRIORITIES = {"low": "Thấp", "normal": "Bình thường", "high": "Cao", "urgent": "Khẩn"}
 ROLES = {"admin": "Quản trị", "triage": "Phân loại (Văn phòng)", "liaison": "Đầu mối cơ quan"}
-CHANNELS = {"zalo": "Zalo OA", "zalo_miniapp": "APP Công dân (Zalo)", "messenger": "Messenger",
-            "web": "Trang web", "api": "API"}
+CHANNELS = {"web": "Web", "zalo": "Zalo", "messenger": "Messenger", "zalo_miniapp": "Mini app Zalo",
+            "api": "API"}
 ACTIONS = {
     "created": "Tiếp nhận", "routed": "Chuyển cơ quan", "rerouted": "Chuyển lại cơ quan",
     "status": "Đổi trạng thái", "reply": "Trả lời người dân", "note": "Ghi chú nội bộ",
     "merged": "Gộp", "escalated": "Nhắc quá hạn", "erased": "Xóa dữ liệu cá nhân",
-    "updated": "Cập nhật",
+    "updated": "Cập nhật", "not_delivered": "Không gửi được", "retry_delivery": "Gửi lại trả lời",
 }
 
 

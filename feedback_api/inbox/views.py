@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from math import ceil
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session
 
 from feedback_api.auth.service import Principal, audit
+from feedback_api.channels.senders import is_window_closed
 from feedback_api.departments import service as departments
 from feedback_api.departments.codes import CENTRAL
 from feedback_api.deps import DbSession, SearcherDep, SettingsDep
@@ -39,6 +41,8 @@ from feedback_api.inbox.pages import (
     render,
 )
 from feedback_api.inbox.sessions import SessionStore, install_sessions, session_of
+from feedback_api.notify import service as outbox
+from feedback_api.notify.orm import OutboxMessage
 from feedback_api.settings import Settings
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
@@ -46,6 +50,12 @@ PAGE_SIZE = 25
 EXPORT_LIMIT = 10_000
 MAX_TEXT = 5000
 MAX_REASON = 1000
+WEB_CHANNELS = ("web", "api")  # replies land in the web chat (citizen_message), not a platform
+WINDOW_CLOSED = ("Không gửi được: ngoài khung thời gian nền tảng cho phép nhắn tin (người dân cần "
+                 "nhắn lại trước). Trả lời vẫn xem được trên trang tra cứu.")
+RETRY_REASON = "Gửi lại trả lời cho người dân"
+NOTHING_TO_RETRY = ("Không có trả lời nào gửi thất bại để gửi lại: trả lời gần nhất đã gửi, "
+                    "đang gửi, hoặc phản ánh chưa có trả lời gửi qua kênh nhắn tin.")
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -154,6 +164,41 @@ def visible_item(session: Session, me: Principal, code: str) -> FeedbackItem:
     return item
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """How far the last reply to the citizen got, as the item page says it."""
+
+    state: str  # sent | sending | retrying | window_closed | failed (CSS class, tests)
+    text: str
+    sent_at: datetime | None = None
+    can_retry: bool = False  # what outbox.requeue accepts
+
+
+def last_reply(session: Session, item: FeedbackItem) -> OutboxMessage | None:
+    """The outbox row of the newest reply (None when there was nobody to send it to)."""
+    rows = outbox.messages_for(session, dedupe_prefix=f"reply:{item.tracking_code}:")
+    return rows[-1] if rows else None
+
+
+def delivery(item: FeedbackItem, message: OutboxMessage | None) -> Delivery | None:
+    """An official must see whether the citizen got the answer, and why not."""
+    if message is None:
+        return None
+    error = message.last_error
+    if message.status == "sent":
+        text = ("Đã chuyển vào khung chat của người dân" if item.channel in WEB_CHANNELS
+                else "Đã gửi đến người dân")
+        return Delivery("sent", text, sent_at=message.sent_at)
+    if message.status == "dead":
+        if is_window_closed(error):
+            return Delivery("window_closed", WINDOW_CLOSED, can_retry=True)
+        return Delivery("failed", f"Gửi thất bại: {error or 'không rõ lý do'}", can_retry=True)
+    if error:
+        return Delivery("retrying", f"Đang gửi lại sau lỗi: {error}",
+                        can_retry=message.status == "pending")
+    return Delivery("sending", "Đang gửi")
+
+
 @router.get("/items/{code}")
 def item_page(request: Request, code: str, me: Viewer, session: DbSession,
               searcher: SearcherDep, articles: InboxArticles):
@@ -167,6 +212,7 @@ def item_page(request: Request, code: str, me: Viewer, session: DbSession,
         next_statuses=[s for s in lifecycle.next_statuses(item.status) if s != "merged"],
         can_reroute=item.status in lifecycle.OPEN, can_reply=item.status not in
         ("new", "rejected", "merged"), similar=similar_items(session, item=item),
+        delivery=delivery(item, last_reply(session, item)),
     )
 
 
@@ -221,6 +267,21 @@ def reply(request: Request, code: str, me: Viewer, form: Form, session: DbSessio
         text = clean(form.get("text"), limit=MAX_TEXT, required="Nội dung trả lời đang trống.")
         flows.reply(session, item=item, text=text, actor=me.actor)
         return "Đã gửi trả lời cho người dân."
+
+    return act(request, session, me, code, change)
+
+
+@router.post("/items/{code}/reply/retry")
+def retry_reply(request: Request, code: str, me: Viewer, form: Form, session: DbSession):
+    """Send the last reply again after it failed: the platform may be back, or the citizen has
+    written again since its messaging window closed."""
+    def change(item: FeedbackItem) -> str:
+        message = last_reply(session, item)
+        if message is None or not outbox.requeue(session, message_id=message.id):
+            raise PageError(409, NOTHING_TO_RETRY)
+        service.add_event(session, item, actor=me.actor, action="retry_delivery",
+                          reason=RETRY_REASON)
+        return "Đã đưa trả lời vào hàng gửi lại; hệ thống sẽ gửi trong giây lát."
 
     return act(request, session, me, code, change)
 

@@ -46,6 +46,15 @@ class SendError(Exception):
         self.retryable = retryable
 
 
+class Deferred(SendError):
+    """Not now, and not a failed attempt: an earlier message to the same citizen is still on
+    its way (the worker tries again after ``delay`` seconds without counting an attempt)."""
+
+    def __init__(self, reason: str, delay: float = 1.0) -> None:
+        super().__init__(reason, retryable=True)
+        self.delay = delay
+
+
 class Sender(ABC):
     """Delivers outbox messages of one ``kind``."""
 
@@ -245,14 +254,13 @@ def department_secrets(database: Database, key: bytes) -> SecretFor:
 
 
 class ChannelSender(Protocol):
-    """Delivers a reply to a citizen on some channels (web, api; Zalo and Messenger later)."""
+    """Delivers a ``citizen_reply`` on some channels (web and api here; Zalo and Messenger in
+    channels/senders.py)."""
 
     channels: set[str]
 
-    def deliver(
-        self, *, channel: str, sender_id: str, text: str, tracking_code: str, message_id: int
-    ) -> None:
-        """Deliver once per ``message_id`` (the outbox id), or raise ``SendError``."""
+    def deliver(self, message: OutboxMessage) -> None:
+        """Deliver once per outbox message, or raise ``SendError``."""
 
 
 class CitizenReplySender(Sender):
@@ -273,13 +281,9 @@ class CitizenReplySender(Sender):
         channel_sender = self.by_channel.get(channel)
         if channel_sender is None:
             raise SendError(f"no sender for channel {channel!r}", retryable=False)
-        channel_sender.deliver(
-            channel=channel,
-            sender_id=payload_field(message, "sender_id"),
-            text=payload_field(message, "text"),
-            tracking_code=(message.payload or {}).get("tracking_code") or "",
-            message_id=message.id,
-        )
+        payload_field(message, "sender_id")
+        payload_field(message, "text")
+        channel_sender.deliver(message)
 
 
 class WebChannelSender:
@@ -290,19 +294,18 @@ class WebChannelSender:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def deliver(
-        self, *, channel: str, sender_id: str, text: str, tracking_code: str, message_id: int
-    ) -> None:
+    def deliver(self, message: OutboxMessage) -> None:
+        payload = message.payload or {}
         with self.database.session() as session:
-            stmt = select(CitizenMessage.id).where(CitizenMessage.outbox_id == message_id)
+            stmt = select(CitizenMessage.id).where(CitizenMessage.outbox_id == message.id)
             if session.scalar(stmt) is not None:
                 return  # delivered before (a worker crashed before marking it sent)
             row = CitizenMessage(
-                channel=channel,
-                sender_id=sender_id,
-                text=text,
-                tracking_code=tracking_code or None,
-                outbox_id=message_id,
+                channel=payload["channel"],
+                sender_id=payload["sender_id"],
+                text=payload["text"],
+                tracking_code=payload.get("tracking_code") or None,
+                outbox_id=message.id,
             )
             try:
                 with session.begin_nested():

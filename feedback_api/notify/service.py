@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,9 @@ from feedback_api.notify.orm import CitizenMessage, OutboxMessage
 EMAIL = "email"
 WEBHOOK = "webhook"
 CITIZEN_REPLY = "citizen_reply"
+CHANNEL_MESSAGE = "channel_message"  # the assistant's turn on Zalo or Messenger (channels/)
+TO_CITIZEN = (CITIZEN_REPLY, CHANNEL_MESSAGE)  # payloads keyed by channel and sender_id
+PURPOSES = ("reply", "status", "response")
 OPEN_STATUSES = ("pending", "sending")
 MAX_DEDUPE_KEY = 200
 
@@ -59,19 +62,35 @@ def enqueue_citizen_reply(
     text: str,
     tracking_code: str,
     dedupe_key: str,
+    purpose: str = "reply",
 ) -> OutboxMessage:
-    """Queue a reply to a citizen over the channel they wrote from (web, api, zalo, ...)."""
+    """Queue a message to a citizen over the channel they wrote from (web, api, zalo, ...):
+    an official's ``reply`` or a ``status`` notice (routed, closed)."""
     if not channel or not sender_id:
         raise ValueError("channel and sender_id are required")
     if not text.strip():
         raise ValueError("reply text is empty")
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}")
     payload = {
         "channel": channel,
         "sender_id": sender_id,
         "text": text,
         "tracking_code": tracking_code,
+        "purpose": purpose,
     }
     return _enqueue(session, kind=CITIZEN_REPLY, payload=payload, dedupe_key=dedupe_key)
+
+
+def enqueue_channel_message(
+    session: Session, *, channel: str, sender_id: str, parts: list[dict], purpose: str,
+    dedupe_key: str,
+) -> OutboxMessage:
+    """Queue platform-ready messages (one turn of the assistant), sent in order, each once."""
+    if not channel or not sender_id or not parts:
+        raise ValueError("channel, sender_id and parts are required")
+    payload = {"channel": channel, "sender_id": sender_id, "parts": parts, "purpose": purpose}
+    return _enqueue(session, kind=CHANNEL_MESSAGE, payload=payload, dedupe_key=dedupe_key)
 
 
 def pending_count(session: Session) -> int:
@@ -90,10 +109,27 @@ def messages_for(session: Session, *, dedupe_prefix: str) -> list[OutboxMessage]
     return list(session.scalars(stmt))
 
 
+def requeue(session: Session, *, message_id: int) -> bool:
+    """Send a failed message again from its first attempt (an official's "Gửi lại"): a dead
+    one, or one waiting for its next try after an error. ``last_error`` stays until the next
+    attempt overwrites it. False, and nothing changed, for any other message (sent, being
+    sent, not yet tried): the condition is in the UPDATE, so a worker's lease always wins."""
+    failed = or_(OutboxMessage.status == "dead",
+                 and_(OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None)))
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, failed)
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), leased_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount == 1
+
+
 def replies_to(session: Session, *, channel: str, sender_id: str) -> list[OutboxMessage]:
-    """Every reply queued for one citizen (any status), oldest first."""
+    """Every message queued for one citizen (replies, notices, the assistant's turns; any
+    status), oldest first."""
     stmt = select(OutboxMessage).where(
-        OutboxMessage.kind == CITIZEN_REPLY,
+        OutboxMessage.kind.in_(TO_CITIZEN),
         OutboxMessage.payload["channel"].as_string() == channel,
         OutboxMessage.payload["sender_id"].as_string() == sender_id,
     )
@@ -126,7 +162,7 @@ def erase_for(
         session.delete(message)
     changed = 0
     for message in about_items(session, tracking_codes=tracking_codes):
-        if message.kind == CITIZEN_REPLY:
+        if message.kind in TO_CITIZEN:
             continue  # deleted above, or another citizen's
         payload = redact(message.payload)
         error = redact(message.last_error)

@@ -30,6 +30,7 @@ from feedback_api.db import Database, utcnow
 from feedback_api.notify.orm import OutboxMessage
 from feedback_api.notify.senders import (
     CitizenReplySender,
+    Deferred,
     EmailSender,
     Sender,
     SendError,
@@ -79,6 +80,11 @@ class Worker:
         self.periodic = tuple(periodic)
         self.periodic_every = periodic_every
         self._last_periodic: datetime | None = None
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """A message was queued in this process: look at once instead of at the next poll."""
+        self._wake.set()
 
     def run_once(self, now: datetime | None = None) -> int:
         """One pass: deliver a batch of due messages, run periodic tasks; returns messages tried.
@@ -106,8 +112,9 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - keep polling; the database may come back
                 log.error("outbox pass failed: %s", type(exc).__name__)
                 tried = 0
-            if tried < self.batch:
-                stop.wait(interval)
+            if tried < self.batch and not stop.is_set():
+                self._wake.wait(interval)
+                self._wake.clear()
 
     def start_in_thread(self, interval: float = 0.5) -> tuple[threading.Thread, threading.Event]:
         """Run in a daemon thread (the API's in-process worker); set the event to stop it."""
@@ -156,6 +163,11 @@ class Worker:
     def _deliver(self, message: OutboxMessage, now: datetime | None) -> None:
         try:
             self.senders[message.kind].send(message)
+        except Deferred as exc:
+            # not an attempt: hand it back for later, keeping the citizen's order
+            self._record(message, status="pending", leased_until=None,
+                         attempts=message.attempts - 1,
+                         next_attempt_at=(now or utcnow()) + timedelta(seconds=exc.delay))
         except SendError as exc:
             self._failed(message, now, error=exc.reason, loggable=exc.reason, retry=exc.retryable)
         except Exception as exc:  # noqa: BLE001 - a bug in a sender must not lose the message
@@ -237,11 +249,17 @@ def webhook_secret(settings: Settings) -> bytes:
 
 
 def default_senders(settings: Settings, database: Database) -> dict[str, Sender]:
-    """The senders of this deployment: SMTP email, signed webhooks, web/API replies."""
+    """The senders of this deployment: SMTP email, signed webhooks, replies to citizens on the
+    web, and on Zalo and Messenger when configured (channels/)."""
+    from feedback_api.channels.wiring import senders_for
+
+    # The assistant's turns (channel_message) are sent by the API processes' gateways, with
+    # their short retries; officials' replies and notices on Zalo and Messenger go from here.
+    _, reply_senders = senders_for(settings, database)
     senders: list[Sender] = [
         EmailSender(settings.smtp_host, settings.smtp_port, settings.smtp_sender),
         WebhookSender(department_secrets(database, webhook_secret(settings)),
                       allow_private=settings.webhook_allow_private),
-        CitizenReplySender([WebChannelSender(database)]),
+        CitizenReplySender([WebChannelSender(database), *reply_senders]),
     ]
     return {sender.kind: sender for sender in senders}

@@ -9,6 +9,8 @@ In the order they run:
 - ``feedback_outbox``: ``outbox_message``, replies queued for the citizen and notices about
   their items (found by tracking code);
 - ``answer_votes``: ``answer_vote``, by keyed voter hash (answers.service.voter_hash);
+- ``channel_gateway``: ``channel_event`` (what a citizen sent on Zalo or Messenger) and
+  ``channel_user`` (their window, preferences and photos waiting for an item);
 - ``feedback_items``: ``feedback_item`` and the texts of its ``feedback_event`` rows.
 
 ``feedback_items`` runs last: its sender id is how the holders before it find the citizen's
@@ -24,6 +26,8 @@ from sqlalchemy.orm import Session
 
 from actions import outbox as actions_outbox
 from feedback_api.answers import service as answers
+from feedback_api.channels import store as channel_store
+from feedback_api.channels.base import PLATFORMS
 from feedback_api.feedback import service as feedback
 from feedback_api.feedback.orm import FeedbackItem
 from feedback_api.feedback.views import detail
@@ -70,7 +74,8 @@ class FeedbackOutbox:
         self.session = session
 
     def export(self, subject: Subject) -> list[dict]:
-        return [{"kind": m.kind, "status": m.status, "text": m.payload.get("text"),
+        return [{"kind": m.kind, "status": m.status,
+                 "text": m.payload.get("text") or _parts_text(m.payload.get("parts")),
                  "tracking_code": m.payload.get("tracking_code"),
                  "created_at": m.created_at.isoformat(),
                  "sent_at": m.sent_at.isoformat() if m.sent_at else None}
@@ -83,6 +88,47 @@ class FeedbackOutbox:
             self.session, channel=subject.channel, sender_id=subject.sender_id,
             tracking_codes=[i.tracking_code for i in items],
             redact=redactor_for(items, subject).deep)
+
+
+def _parts_text(parts) -> str | None:
+    """The words of a platform message (an assistant's turn on Zalo or Messenger)."""
+    if not isinstance(parts, list):
+        return None
+    texts = [p.get("text") or ((p.get("attachment") or {}).get("payload") or {}).get("text")
+             for p in parts if isinstance(p, dict)]
+    return "\n".join(t for t in texts if isinstance(t, str)) or None
+
+
+class ChannelGateway:
+    name = "channel_gateway"
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def export(self, subject: Subject) -> list[dict]:
+        if subject.channel not in PLATFORMS:
+            return []
+        out: list[dict] = [
+            {"received_at": e.received_at.isoformat(), "status": e.status, **(e.body or {})}
+            for e in channel_store.events_of(self.session, subject.channel, subject.sender_id)]
+        user = channel_store.get_user(self.session, subject.channel, subject.sender_id)
+        if user is not None:
+            out.append({"last_message_at": user.last_inbound_at.isoformat()
+                        if user.last_inbound_at else None,
+                        "status_notices": not user.notices_off,
+                        "photos_waiting": [a.get("url") for a in user.pending_attachments or []
+                                           if isinstance(a, dict)]})
+        return out
+
+    def erase(self, subject: Subject) -> int:
+        if subject.channel not in PLATFORMS:
+            return 0
+        rows = channel_store.events_of(self.session, subject.channel, subject.sender_id)
+        user = channel_store.get_user(self.session, subject.channel, subject.sender_id)
+        for row in [*rows, *([user] if user else [])]:
+            self.session.delete(row)
+        self.session.flush()
+        return len(rows) + (1 if user else 0)
 
 
 class CitizenMessages:
@@ -156,6 +202,7 @@ def build(settings: Settings) -> Registry:
     registry.register("feedback_outbox", lambda session, _a: FeedbackOutbox(session))
     voter_key = settings.key("voter")
     registry.register("answer_votes", lambda session, _a: AnswerVotes(session, voter_key))
+    registry.register("channel_gateway", lambda session, _a: ChannelGateway(session))
     registry.register("feedback_items", FeedbackItems)
     return registry
 

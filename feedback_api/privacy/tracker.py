@@ -8,9 +8,11 @@ it through ``CAUNOI_TRACKER_STORE_URL``, a SQLAlchemy URL.
 **Whose conversation.** The web chat (feedback_api/chat/) posts to Rasa under the sender id of
 its signed cookie, and the action server files items under ``tracker.sender_id`` (at most 200
 characters, actions/conversation.py): the Rasa sender id of the citizen (channel, sender_id) is
-the item's sender id itself. The channel is what the action server derives from the input
-channel of the user's messages (``CHANNELS``, the same table as actions/conversation.py), so a
-conversation is the subject's only if it came in over their channel.
+the item's sender id itself (Zalo and Messenger citizens talk to Rasa as ``zalo:<id>``,
+``messenger:<id>``: the channel gateway's prefix, which the action server strips). The channel
+is what the action server derives from the input channel of the user's messages (``CHANNELS``,
+the same table as actions/conversation.py), so a conversation is the subject's only if it came
+in over their channel.
 
 Deleting a conversation deletes its rows; on SQLite with ``secure_delete`` (the bytes are
 overwritten) and a truncating checkpoint (no copy left in the write-ahead log).
@@ -33,6 +35,7 @@ from feedback_api.privacy.registry import StoreUnavailable, Subject
 
 NAME = "rasa_tracker"
 MAX_SENDER = 200  # the action server cuts longer Rasa sender ids to this for the API
+NAMESPACED = ("zalo", "messenger")  # channels/dispatcher.py: Rasa knows them with a prefix
 # Rasa input channel -> the API's channel names (a copy of actions/conversation.py's; a test
 # keeps them equal: the action server runs on another Python and the API cannot import it).
 CHANNELS = {
@@ -78,6 +81,8 @@ class TrackerStore:
     def _senders(self, conn: sa.Connection, subject: Subject) -> list[str]:
         """The Rasa sender ids of this citizen's conversations (one, or none)."""
         sender = subject.sender_id
+        if subject.channel in NAMESPACED:  # the channel gateway's "<platform>:<user id>"
+            sender = f"{subject.channel}:{sender}"
         match = events.c.sender_id == sender
         if len(sender) >= MAX_SENDER:  # the API kept only the first 200 characters
             match = events.c.sender_id.startswith(sender, autoescape=True)

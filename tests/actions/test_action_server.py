@@ -341,3 +341,17 @@ def test_channel_names(api, actions, domain, channel, expected):
     talk = chat(actions, domain, channel=channel).say("gặp cán bộ", "human_handoff")
     [handoff] = talk.run("action_human_handoff")
     assert item(api, handoff["tracking_code"])["channel"] == expected
+
+
+@pytest.mark.parametrize("platform", ["zalo", "messenger"])
+def test_gateway_citizens_are_filed_under_the_platforms_own_id(api, actions, domain, platform):
+    """The channel gateway talks to Rasa as "<platform>:<id>"; the item keeps the bare id."""
+    user = uuid.uuid4().hex[:12]
+    talk = Conversation(actions, domain, sender=f"{platform}:{user}", channel=platform)
+    [handoff] = talk.say("cho tôi gặp cán bộ", "human_handoff").run("action_human_handoff")
+    stored = item(api, handoff["tracking_code"])
+    assert (stored["channel"], stored["sender_id"]) == (platform, user)
+    # on the web chat a prefix is not the gateway's: the id is kept whole
+    talk = Conversation(actions, domain, sender=f"{platform}:{user}", channel="rest")
+    [handoff] = talk.say("gặp cán bộ", "human_handoff").run("action_human_handoff")
+    assert item(api, handoff["tracking_code"])["sender_id"] == f"{platform}:{user}"

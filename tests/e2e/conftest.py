@@ -20,6 +20,7 @@ from scripts.stack import (
     write_endpoints,
 )
 from tests.actions.servers import http
+from tests.channels.conftest import fake_platforms
 from tests.feedback_api.conftest import free_port
 from tests.feedback_api.server import SmtpSink, cli, service_env
 
@@ -38,6 +39,7 @@ class Stack:
     smtp: SmtpSink
     outbox: Path  # the action server's
     tracker_db: Path | None = None  # Rasa's (SQLite, unless CAUNOI_RASA_ENDPOINTS says else)
+    platforms: object = None  # fake Zalo and Meta (tests/channels/conftest.py Platforms)
     restarts: list = field(default_factory=list)
 
     @property
@@ -93,11 +95,13 @@ def stack(rasa_model, model_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("stack")
     logs = root / "logs"
     smtp = SmtpSink().start()
+    platforms = fake_platforms()  # Zalo and Messenger on, as the recipe in docs/channels.md
     api_port, rasa_port, actions_port = free_port(), free_port(), free_port()
     env = service_env(f"sqlite:///{root / 'caunoi.db'}", model_dir, smtp.port,
                       CAUNOI_LOAD_SEARCH="1", CAUNOI_RASA_URL=f"http://127.0.0.1:{rasa_port}",
                       CAUNOI_PUBLIC_URL=f"http://127.0.0.1:{api_port}",
-                      **store_env(tracker_db=root / "tracker.db", outbox=root / "outbox.db"))
+                      **store_env(tracker_db=root / "tracker.db", outbox=root / "outbox.db"),
+                      **platforms.env())
     env.pop("CAUNOI_INDEX_DIR", None)  # the full default index (models/index), as `make run`
     token_file = ensure_service_token(root / "service_token", env)
     endpoints = write_endpoints(root / "endpoints.yml",
@@ -118,16 +122,18 @@ def stack(rasa_model, model_dir, tmp_path_factory):
         for service in services:
             service.stop()
         smtp.stop()
+        platforms.stop()
         raise
     stack = Stack(*services, api_port=api_port, rasa_port=rasa_port,
                   token=token_file.read_text().strip(),
                   admin_token=cli("token", "create", "--role", "admin", "--name", "e2e", env=env),
                   env=env, logs=logs, smtp=smtp, outbox=root / "outbox.db",
-                  tracker_db=root / "tracker.db")
+                  tracker_db=root / "tracker.db", platforms=platforms)
     yield stack
     for service in (stack.rasa, stack.actions, stack.api, *stack.restarts):
         service.stop()
     smtp.stop()
+    platforms.stop()
 
 
 TRACKING_CODE = re.compile(r"\b(PA|KN|CH)-[23456789A-HJ-NP-Z]{8}\b")

@@ -393,8 +393,10 @@ def test_web_reply_lands_once_in_citizen_message(database, tag):
     drain(worker)
     drain(worker, utcnow() + timedelta(hours=3))
     # A redelivery (a worker crashed after delivering) adds nothing.
-    WebChannelSender(database).deliver(channel="web", sender_id=sender_id, text=text,
-                                       tracking_code="PA-7K3M9Q", message_id=message_id)
+    with database.session() as session:
+        sent = session.get(OutboxMessage, message_id)
+        session.expunge(sent)
+    WebChannelSender(database).deliver(sent)
     with database.session() as session:
         stmt = select(CitizenMessage).where(CitizenMessage.sender_id == sender_id)
         [reply] = session.scalars(stmt).all()

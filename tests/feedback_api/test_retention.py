@@ -103,7 +103,7 @@ def test_zero_days_keeps_forever_and_a_second_pass_changes_nothing(database, row
     now, made = rows
     forever = Settings(load_search=False, retention_sent_outbox_days=0,
                        retention_dead_outbox_days=0, retention_citizen_message_days=0,
-                       retention_audit_days=0)
+                       retention_audit_days=0, retention_channel_days=0)
     with database.session() as session:
         done = prune_tables(session, forever, now)
     assert set(done) == {"worker_heartbeat"}
@@ -223,3 +223,33 @@ def test_a_services_log_is_rotated_by_size_and_keeps_five_old_files(tmp_path):
     assert all(f.stat().st_size <= 4000 for f in files)
     assert log.read_text(encoding="utf-8").splitlines()[-1].startswith("dòng 0399 ")
     assert service.log_tail(1).startswith("dòng 0399 ")
+
+
+def test_handled_channel_events_and_silent_citizens_go_pending_events_stay(database):
+    from feedback_api.channels.orm import ChannelEvent, ChannelUser
+    from feedback_api.retention import prune_tables
+
+    now, tag = utcnow(), uuid.uuid4().hex[:8]
+
+    def event(key: str, status: str, days: int) -> ChannelEvent:
+        return ChannelEvent(platform="zalo", event_key=f"{tag}-{key}", user_id=f"u-{tag}",
+                            body={"kind": "text", "text": PHONE}, status=status,
+                            received_at=days_ago(now, days), next_attempt_at=now)
+
+    old_done, old_pending, young_done = (event("a", "done", 31), event("b", "pending", 31),
+                                         event("c", "done", 29))
+    silent = ChannelUser(platform="zalo", user_id=f"silent-{tag}",
+                         last_inbound_at=days_ago(now, 31), choices={}, pending_attachments=[])
+    active = ChannelUser(platform="zalo", user_id=f"active-{tag}",
+                         last_inbound_at=days_ago(now, 1), choices={}, pending_attachments=[])
+    with database.session() as session:
+        session.add_all([old_done, old_pending, young_done, silent, active])
+    with database.session() as session:
+        prune_tables(session, Settings(load_search=False), now)
+    with database.session() as session:
+        keys = set(session.scalars(select(ChannelEvent.event_key).where(
+            ChannelEvent.user_id == f"u-{tag}")))
+        users = set(session.scalars(select(ChannelUser.user_id).where(
+            ChannelUser.user_id.in_([f"silent-{tag}", f"active-{tag}"]))))
+    assert keys == {f"{tag}-b", f"{tag}-c"}  # a pending event is never dropped
+    assert users == {f"active-{tag}"}
