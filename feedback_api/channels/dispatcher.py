@@ -117,9 +117,12 @@ class Dispatcher:
             if token is None:
                 continue  # another dispatcher has this citizen
             try:
-                return self._handle_user(platform, user_id, token)
+                handled = self._handle_user(platform, user_id, token)
             finally:
                 self._release(platform, user_id, token)
+            if handled:
+                return handled
+            # this citizen's oldest event must wait: the next citizen is not held up by it
         return 0
 
     # --- leases -----------------------------------------------------------------------------

@@ -65,8 +65,6 @@ class Gateway:
         return sorted(self.platforms)
 
     def start(self) -> Gateway:
-        if "zalo" in self.clients:
-            self.clients["zalo"].seed()
         thread, stop = self.outbox.start_in_thread(self.settings.worker_interval)
         threads, dispatch_stop = self.dispatcher.start_threads(
             self.settings.channel_dispatchers, self.settings.worker_interval)

@@ -5,7 +5,8 @@ from the dispatcher) and officials' replies and status notices (``citizen_reply`
 ``zalo`` and ``messenger`` channels, rendered here). Either way the parts go out in order and
 each part the platform accepted is recorded in ``channel_delivery``, so a retry after a failure
 halfway sends only what is missing. A citizen's messages keep their order: while an earlier one
-is still on its way, a later one is handed back (``Deferred``, not a failed attempt).
+of the same kind is still on its way, a later one is handed back (``Deferred``, not a failed
+attempt).
 
 The platforms' windows are checked before sending, from the citizen's last message
 (``channel_user.last_inbound_at``): Zalo's consultation messages within 7 days; Messenger's
@@ -28,7 +29,7 @@ from feedback_api.channels.orm import ChannelDelivery, ChannelUser
 from feedback_api.db import Database, utcnow
 from feedback_api.notify.orm import OutboxMessage
 from feedback_api.notify.senders import Deferred, Sender, SendError, payload_field
-from feedback_api.notify.service import CHANNEL_MESSAGE, TO_CITIZEN
+from feedback_api.notify.service import CHANNEL_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,11 @@ class PlatformSends:
         with self.database.session() as session:
             user = session.get(ChannelUser, (platform, user_id))
             last = user.last_inbound_at if user else None
+            # the same kind only: an official's reply stuck in retries must not hold up the
+            # assistant's answers, nor the other way round
             earlier = session.scalar(
                 select(OutboxMessage.id).where(
-                    OutboxMessage.kind.in_(TO_CITIZEN),
+                    OutboxMessage.kind == message.kind,
                     OutboxMessage.id < message.id,
                     OutboxMessage.status.in_(("pending", "sending")),
                     OutboxMessage.payload["channel"].as_string() == platform,

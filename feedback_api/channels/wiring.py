@@ -43,6 +43,7 @@ def clients(settings: Settings, database: Database) -> dict:
     out: dict = {}
     if settings.zalo_on:
         out["zalo"] = ZaloClient(database, settings)
+        out["zalo"].seed()  # the environment's token pair, unless the database has a newer one
     if settings.messenger_on:
         out["messenger"] = MessengerClient(database, settings)
     return out
