@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -35,6 +36,7 @@ log = logging.getLogger("feedback_api.worker")
 ROUTING_BATCH = 32
 ROUTING_NICE = 10
 PR_SET_PDEATHSIG = 1
+STOP_POLL_SECONDS = 0.2
 
 
 class Background:
@@ -160,12 +162,16 @@ def run_worker_process(*, parent: int | None = None) -> int:
         database, settings, classifier=classifier, cited_departments=cited_departments_fn(searcher)
     )
     classifier.current()  # build it before taking work (until then SIGTERM simply ends us)
-    stopped = threading.Event()
+    # The handler only records the signal: calling Event.set() from it deadlocks when a second
+    # signal arrives while the first handler holds the event's lock (PDEATHSIG's SIGTERM and
+    # an operator's, say); the main thread notices within STOP_POLL_SECONDS.
+    signals: list[int] = []
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopped.set())
+        signal.signal(signum, lambda number, _frame: signals.append(number))
     background.start()
     log.info("worker ready")
-    stopped.wait()
+    while not signals:
+        time.sleep(STOP_POLL_SECONDS)
     background.stop()
     database.dispose()
     return 0
