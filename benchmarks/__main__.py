@@ -25,6 +25,8 @@ BENCHMARKS = [
     "nlu.linear",
     "load.assistant",  # 20 people chatting (2 s between their turns)
     ("load.assistant", "--think", "0"),  # 20 turns always in flight: saturation
+    "load.channels",  # 50 citizens on Zalo and Messenger (fake platforms, stand-in Rasa)
+    ("load.channels", "--postgres"),
 ]
 
 
