@@ -81,12 +81,15 @@ class Dispatcher:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.on_enqueued = on_enqueued
-        self._wake = threading.Event()
+        # a stored delivery wakes one idle thread, not all of them at once (they would race
+        # for the same citizen's lease)
+        self._wake = threading.Condition()
 
     # --- loop -------------------------------------------------------------------------------
     def wake(self) -> None:
-        """An event was stored: look at once instead of at the next poll."""
-        self._wake.set()
+        """An event was stored: one idle thread looks at once instead of at the next poll."""
+        with self._wake:
+            self._wake.notify()
 
     def run_forever(self, stop: threading.Event, interval: float = 0.5) -> None:
         while not stop.is_set():
@@ -96,8 +99,8 @@ class Dispatcher:
                 log.error("channel dispatch pass failed: %s", type(exc).__name__)
                 handled = 0
             if not handled:
-                self._wake.wait(interval)
-                self._wake.clear()
+                with self._wake:
+                    self._wake.wait(interval)
 
     def start_threads(self, count: int, interval: float = 0.5) -> tuple[list, threading.Event]:
         stop = threading.Event()
@@ -127,9 +130,13 @@ class Dispatcher:
 
     # --- leases -----------------------------------------------------------------------------
     def _candidates(self, now: datetime) -> list[tuple[str, str]]:
+        # citizens another thread holds are left out: queueing on their row would only wait
         stmt = (select(ChannelEvent.platform, ChannelEvent.user_id)
+                .join(ChannelUser, (ChannelUser.platform == ChannelEvent.platform)
+                      & (ChannelUser.user_id == ChannelEvent.user_id))
                 .where(ChannelEvent.status == "pending", ChannelEvent.next_attempt_at <= now,
-                       ChannelEvent.platform.in_(sorted(self.platforms)))
+                       ChannelEvent.platform.in_(sorted(self.platforms)),
+                       ChannelUser.lease_until.is_(None) | (ChannelUser.lease_until < now))
                 .order_by(ChannelEvent.id).limit(self.batch))
         with self.database.session() as session:
             rows = session.execute(stmt).all()

@@ -77,7 +77,8 @@ class Gateway:
     def stop(self) -> None:
         for stop in self._stops:
             stop.set()
-        self.dispatcher.wake()
+        for _ in self._threads:
+            self.dispatcher.wake()
         self.outbox.wake()
         for thread in self._threads:
             thread.join(timeout=10)
