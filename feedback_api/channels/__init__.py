@@ -8,5 +8,7 @@ processes, relays them to Rasa's REST channel as ``<platform>:<user id>`` with t
 ``channel_message`` per turn. The outbox worker sends them (senders.py) with retries, once.
 Officials' replies and status notices reach the same senders through ``citizen_reply``.
 
-Per platform, one module: zalo.py and messenger.py (verify, parse, render, send).
+Per platform, a webhook module (zalo.py, messenger.py: verify, parse, render) and a client
+(zalo_api.py, messenger_api.py: send, tokens); wiring.py builds them from settings for the API's
+gateway (gateway.py) and the background worker. docs/channels.md tells the whole path.
 """
