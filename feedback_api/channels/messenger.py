@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from feedback_api.channels.base import Inbound, Rejected, Rendered
-from feedback_api.channels.render import numbered, split_text
+from feedback_api.channels.render import CHOOSE, numbered, split_text
 
 PLATFORM = "messenger"
 MAX_TEXT = 2000
@@ -34,7 +34,6 @@ MAX_ID = 200  # channel_event.event_key and user_id columns
 MAX_URL = 2048
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
-CHOOSE = "Bạn chọn một trong các lựa chọn sau:"
 
 
 # --- webhook checks --------------------------------------------------------------------------

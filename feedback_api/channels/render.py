@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 SENTENCE_END = re.compile(r"(?<=[.!?…:;])\s+|\n+")
+CHOOSE = "Bạn chọn một trong các lựa chọn sau:"  # buttons that came without a text
 NUMBERED_HINT = "Bạn trả lời bằng số thứ tự (ví dụ: 1)."
 
 

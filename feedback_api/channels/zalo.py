@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from feedback_api.channels.base import Inbound, Rejected, Rendered
-from feedback_api.channels.render import numbered, split_text
+from feedback_api.channels.render import CHOOSE, numbered, split_text
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ MAX_ID_CHARS = 200  # channel_event.event_key and user_id columns
 
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 TIMESTAMP_HEADER = "X-ZEvent-Timestamp"
-CHOOSE = "Bạn chọn một trong các lựa chọn sau:"
 UNSUPPORTED = frozenset({
     "user_send_sticker", "user_send_gif", "user_send_audio", "user_send_video",
     "user_send_file", "user_send_link", "user_send_business_card",

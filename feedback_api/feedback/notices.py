@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from feedback_api.channels.base import PLATFORMS
 from feedback_api.channels.store import notices_wanted
 from feedback_api.feedback.orm import FeedbackItem
 from feedback_api.notify import service as outbox
 from feedback_api.notify.templates import format_due
 
-GATEWAY_CHANNELS = ("zalo", "messenger")
+GATEWAY_CHANNELS = PLATFORMS  # the channel gateway's platforms
 LABELS = {"complaint": "Phản ánh", "proposal": "Kiến nghị", "question": "Câu hỏi"}
 ROUTED = "{label} {code} của bạn đã được chuyển đến {department}. Hạn xử lý: {due}."
 CLOSED = "{label} {code} của bạn đã được đóng. Nhắn mã {code} để xem trả lời và quá trình xử lý."
