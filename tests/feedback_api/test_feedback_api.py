@@ -298,6 +298,8 @@ def test_merge_and_personal_data_export_erase(api, database):
         contact={"phone": "0987654321", "consent": True},
     )
     _, b = submit(api, text="Cột điện bị đổ ở thôn 3 chưa ai dọn", sender_id=sender)
+    # the worker routes in the background; wait for it so that "erased" is the last event
+    routed(api, a["tracking_code"])
     admin = api.tokens["admin"]
     status, merged = api.request(
         "POST",
