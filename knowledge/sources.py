@@ -1,12 +1,17 @@
 """Where the index's documents come from: the default corpus and the province's own folders.
 
-The default corpus is the national laws (a ``laws.json``: ``[{"id", "articles": [{"id",
-"text"}]}]``), the documents in ``corpus/documents/`` and the sample questions in
-``corpus/samples/``, each law mapped to its department by ``corpus/law_departments.json``. The
-laws are third-party data (the 21 laws of the ALQAC 2023 competition) and are not part of this
-repository: :func:`laws_file` finds them at build time, in the file named by
-``CAUNOI_LAWS_FILE``, else in ``../shared/data/legal/laws.json`` beside the clone. A province
-that indexes only its own documents needs neither:
+The default corpus is the national laws (``laws.json``-shaped files: ``[{"id", "articles":
+[{"id", "text"}]}]``), the documents in ``corpus/documents/`` and the sample questions in
+``corpus/samples/``. Each law is mapped to its department by ``corpus/law_departments.json``
+and carries its number, dates, status and validity note from ``corpus/law_metadata.json``.
+The laws are third-party data and are not part of this repository; two files are read at
+build time:
+- the 21 laws of the ALQAC 2023 competition: :func:`laws_file`, the file named by
+  ``CAUNOI_LAWS_FILE``, else ``../shared/data/legal/laws.json`` beside the clone;
+- 13 laws citizens ask about (land, traffic, labour, civil status …): :func:`extra_laws_file`,
+  the file named by ``CAUNOI_EXTRA_LAWS_FILE`` (empty: none), else
+  ``../shared/data/legal-extra/laws-extra.json``.
+A province that indexes only its own documents needs neither:
 ``python -m knowledge build --no-default-corpus --docs FOLDER``.
 """
 
@@ -23,8 +28,11 @@ from knowledge.documents import Document, DocumentError, load_folder, load_laws_
 
 CORPUS = Path(__file__).parent / "corpus"
 LAWS_ENV = "CAUNOI_LAWS_FILE"
-# beside the clone: <repo>/../shared/data/legal/laws.json
-DEFAULT_LAWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "legal" / "laws.json"
+EXTRA_LAWS_ENV = "CAUNOI_EXTRA_LAWS_FILE"
+# beside the clone: <repo>/../shared/data/legal/laws.json and legal-extra/laws-extra.json
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_LAWS = SHARED_DATA / "legal" / "laws.json"
+DEFAULT_EXTRA_LAWS = SHARED_DATA / "legal-extra" / "laws-extra.json"
 ONLY_PROVINCE = "python -m knowledge build --no-default-corpus --docs THƯ_MỤC"
 # the same advice for make run / make test, which build the index with $(INDEX_ARGS)
 ONLY_PROVINCE_MAKE = 'make run INDEX_ARGS="--no-default-corpus --docs THƯ_MỤC"'
@@ -55,6 +63,24 @@ def laws_file(*, only_province: str = ONLY_PROVINCE) -> Path:
     )
 
 
+def extra_laws_file(*, only_province: str = ONLY_PROVINCE) -> Path | None:
+    """The second file of national laws: the file ``CAUNOI_EXTRA_LAWS_FILE`` names (set but
+    empty: no second file), else ``legal-extra/laws-extra.json`` of the shared data. Missing
+    is an error, as for :func:`laws_file`."""
+    if EXTRA_LAWS_ENV in os.environ and not os.environ[EXTRA_LAWS_ENV].strip():
+        return None
+    named = os.environ.get(EXTRA_LAWS_ENV, "").strip()
+    path = Path(named) if named else DEFAULT_EXTRA_LAWS
+    if path.is_file():
+        return path
+    where = f"{EXTRA_LAWS_ENV}={named}" if named else str(path)
+    raise LawsFileMissing(
+        f"Không thấy tệp luật bổ sung ({where}). Đặt {EXTRA_LAWS_ENV}=đường/dẫn/laws-extra.json "
+        f"(hoặc để trống {EXTRA_LAWS_ENV}= để bỏ qua), "
+        f"hoặc chỉ lập chỉ mục văn bản của tỉnh: {only_province}"
+    )
+
+
 def law_departments() -> dict[str, str]:
     """Law id -> the code of the department that owns it, from the shipped table
     (``corpus/law_departments.json``; keys starting with "_" are notes)."""
@@ -62,8 +88,22 @@ def law_departments() -> dict[str, str]:
     return {k: v for k, v in table.items() if not k.startswith("_")}
 
 
+def law_metadata() -> dict[str, dict]:
+    """Law id -> its number, dates, status and validity note (``corpus/law_metadata.json``)."""
+    return _table(CORPUS / "law_metadata.json")
+
+
+def _table(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    table = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
 def _default_laws() -> tuple[Path, ...]:
-    return (laws_file(),)
+    laws = laws_file()  # the first file is said missing first
+    extra = extra_laws_file()
+    return (laws,) + ((extra,) if extra else ())
 
 
 @dataclass(frozen=True)
@@ -74,16 +114,16 @@ class Sources:
     laws: tuple[Path, ...] = field(default_factory=_default_laws)
     folders: tuple[Path, ...] = (CORPUS / "documents",)
     law_departments: Path = CORPUS / "law_departments.json"
+    law_metadata: Path = CORPUS / "law_metadata.json"
     samples: tuple[Path, ...] = (CORPUS / "samples",)  # folders of sample-question files
 
     def load(self) -> tuple[list[Document], list[DocumentError]]:
-        owners = (
-            json.loads(self.law_departments.read_text()) if self.law_departments.exists() else {}
-        )
+        owners = _table(self.law_departments)
+        metadata = _table(self.law_metadata)
         docs: list[Document] = []
         errors: list[DocumentError] = []
         for path in self.laws:
-            docs.extend(load_laws_json(path, department_of=owners.get))
+            docs.extend(load_laws_json(path, department_of=owners.get, metadata_of=metadata.get))
         for folder in self.folders:
             found, failed = load_folder(folder)
             docs.extend(found)
@@ -117,6 +157,7 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         laws_file(only_province=ONLY_PROVINCE_MAKE)
+        extra_laws_file(only_province=ONLY_PROVINCE_MAKE)
     except LawsFileMissing as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2

@@ -38,8 +38,9 @@ def _move_tone(match: re.Match[str]) -> str:
 
 
 def normalize(text: str) -> str:
-    """NFC, new-style tone placement, collapsed whitespace."""
-    text = unicodedata.normalize("NFC", text)
+    """NFC, new-style tone placement, collapsed whitespace, no soft hyphens (statute texts
+    copied from the web carry them inside words: "ph\u00adương")."""
+    text = unicodedata.normalize("NFC", text.replace("\u00ad", ""))
     text = _OLD_STYLE.sub(_move_tone, text)
     return _SPACES.sub(" ", text).strip()
 

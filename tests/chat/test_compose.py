@@ -107,6 +107,10 @@ def test_the_api_builds_the_index_from_the_laws_mounted_read_only(compose):
     source, target, mode = next(m for m in mounts if len(m) == 3 and laws.startswith(m[1] + "/"))
     assert mode == "ro" and laws == f"{target}/laws.json"
     assert (REPO / source).resolve() == (REPO.parent / "shared" / "data" / "legal").resolve()
+    extra = api["environment"]["CAUNOI_EXTRA_LAWS_FILE"]
+    source, target, mode = next(m for m in mounts if len(m) == 3 and extra.startswith(m[1] + "/"))
+    assert mode == "ro" and extra == f"{target}/laws-extra.json"
+    assert (REPO / source).resolve() == (REPO.parent / "shared" / "data" / "legal-extra").resolve()
     shared = compose["x-python"]
     assert set(shared["volumes"]) < set(api["volumes"])
     assert shared["environment"].items() < api["environment"].items()

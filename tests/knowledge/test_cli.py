@@ -132,7 +132,8 @@ def lone_clone(tmp_path_factory) -> Path:
 def _run_in(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """``python -m knowledge`` from ``root`` (its own copy of the code), with ``env`` on top of
     this environment minus any CAUNOI_LAWS_FILE."""
-    environ = {k: v for k, v in os.environ.items() if k not in {"CAUNOI_LAWS_FILE", "PYTHONPATH"}}
+    environ = {k: v for k, v in os.environ.items()
+               if k not in {"CAUNOI_LAWS_FILE", "CAUNOI_EXTRA_LAWS_FILE", "PYTHONPATH"}}
     return subprocess.run([sys.executable, "-m", "knowledge", *args], cwd=root,
                           env={**environ, **env}, capture_output=True, text=True, timeout=300)
 
@@ -166,8 +167,14 @@ def test_build_reads_the_laws_of_the_file_caunoi_laws_file_names(lone_clone, mod
     laws.write_text(json.dumps([{"id": "Luật Nuôi ong 2030", "articles": articles}],
                                ensure_ascii=False), encoding="utf-8")
     index = tmp_path / "index"
+    missing = _run_in(lone_clone, "--index", str(index), "--model", str(model_dir), "build",
+                      CAUNOI_LAWS_FILE=str(laws))
+    (line,) = missing.stderr.strip().splitlines()  # the second laws file: named, or said off
+    assert missing.returncode == 2 and "CAUNOI_EXTRA_LAWS_FILE" in line
+    assert str(lone_clone.parent / "shared" / "data" / "legal-extra") in line
+    assert not index.exists()
     done = _run_in(lone_clone, "--index", str(index), "--model", str(model_dir), "build",
-                   CAUNOI_LAWS_FILE=str(laws))
+                   CAUNOI_LAWS_FILE=str(laws), CAUNOI_EXTRA_LAWS_FILE="")
     assert done.returncode == 0, done.stderr
     documents = _manifest(index)["documents"]
     assert "Luật Nuôi ong 2030" in documents  # with the shipped documents of the default corpus
@@ -190,7 +197,8 @@ def test_make_says_at_once_that_the_laws_are_missing(lone_clone, tmp_path):
     anything (``python -m knowledge.sources``, standard library only), and the advice they give
     is one make can follow."""
     def check(*args: str, **env: str) -> subprocess.CompletedProcess:
-        environ = {k: v for k, v in os.environ.items() if k not in {"CAUNOI_LAWS_FILE"}}
+        environ = {k: v for k, v in os.environ.items()
+                   if k not in {"CAUNOI_LAWS_FILE", "CAUNOI_EXTRA_LAWS_FILE"}}
         return subprocess.run([sys.executable, "-S", "-m", "knowledge.sources", *args],
                               cwd=lone_clone, env={**environ, **env}, capture_output=True,
                               text=True, timeout=60)
@@ -203,4 +211,6 @@ def test_make_says_at_once_that_the_laws_are_missing(lone_clone, tmp_path):
     assert check("--no-default-corpus", "--docs", "x").returncode == 0
     laws = tmp_path / "laws.json"
     laws.write_text("[]", encoding="utf-8")
-    assert check(CAUNOI_LAWS_FILE=str(laws)).returncode == 0
+    assert check(CAUNOI_LAWS_FILE=str(laws)).returncode == 2  # and the second file?
+    assert check(CAUNOI_LAWS_FILE=str(laws), CAUNOI_EXTRA_LAWS_FILE=str(laws)).returncode == 0
+    assert check(CAUNOI_LAWS_FILE=str(laws), CAUNOI_EXTRA_LAWS_FILE="").returncode == 0

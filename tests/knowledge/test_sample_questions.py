@@ -9,7 +9,7 @@ import pytest
 
 from knowledge import laws_file, sample_questions
 from knowledge.search import SIGNALS, Tuning, Weights, _Samples
-from knowledge.sources import CORPUS
+from knowledge.sources import CORPUS, extra_laws_file
 from tests.conftest import REPO, SHARED
 from vietnamese import fold, words
 
@@ -95,8 +95,10 @@ SHIPPED = sorted((CORPUS / "samples").glob("*.jsonl"))
 def test_shipped_samples_read_cleanly_and_cover_every_article_of_the_laws():
     found, errors = sample_questions.load([CORPUS / "samples"])
     assert SHIPPED and not errors
-    laws = json.loads(laws_file().read_text(encoding="utf-8"))
+    laws = [law for path in (laws_file(), extra_laws_file())
+            for law in json.loads(path.read_text(encoding="utf-8"))]
     articles = {(law["id"], a["id"]) for law in laws for a in law["articles"]}
+    assert len(articles) == 2593 + 1265
     covered = {s.article for s in found}
     assert covered <= articles
     assert len(covered) == len(articles)  # at least one sample question per article
@@ -112,7 +114,12 @@ def _folded_words(text: str) -> tuple[str, ...]:
 @pytest.mark.parametrize("path", [
     REPO / "benchmarks" / "data" / "colloquial-dev.json",
     REPO / "benchmarks" / "data" / "colloquial-test.json",
+    REPO / "benchmarks" / "data" / "everyday-dev.json",
+    REPO / "benchmarks" / "data" / "out-of-coverage-dev.json",
+    REPO / "benchmarks" / "data" / "out-of-coverage-test.json",
     SHARED / "data" / "legal" / "questions-dev.json",
+    SHARED / "data" / "eval" / "alqac-test.json",
+    SHARED / "data" / "eval" / "external-questions.json",
 ])
 def test_no_evaluation_question_is_a_sample(path):
     """The sample questions were written from the laws alone; an evaluation question copied
