@@ -163,15 +163,44 @@ def quoted(hits: Sequence[dict]) -> Iterable[tuple[dict, bool]]:
         yield h, i == 0 or float(h.get("score") or 0.0) >= EXCERPT_RATIO * top
 
 
-def citation_ref(hit: dict) -> dict:
-    """What the custom payload and the ``last_citations`` slot keep about a cited hit."""
-    return {
+def citation_ref(hit: dict, *, related: bool = False) -> dict:
+    """What the custom payload and the ``last_citations`` slot keep about a cited hit.
+    ``related``: shown only as "có thể liên quan" (no confident answer), so it says nothing
+    about which department the question belongs to."""
+    validity = hit.get("validity") or {}
+    ref = {
         "law_id": hit["law_id"],
         "article_id": str(hit["article_id"]),
         "title": hit.get("article_title") or "",
         "citation": hit.get("citation") or f"Điều {hit['article_id']} {hit['law_id']}",
+        "source": hit.get("source"),
+        "status": validity.get("status"),
+        "validity": validity.get("line"),
         "score": round(float(hit.get("score") or 0.0), 4),
     }
+    if related:
+        ref["related"] = True
+    return ref
+
+
+def cited_as(hit: dict) -> str:
+    """The citation a citizen reads: the article and law, then the law's number and since when
+    it applies ("Điều 20 Luật Cư trú 2020 (số 68/2020/QH14, hiệu lực từ 01/07/2021)")."""
+    citation = hit.get("citation") or f"Điều {hit['article_id']} {hit['law_id']}"
+    return f"{citation} ({hit['source']})" if hit.get("source") else citation
+
+
+def validity_notes(hits: Sequence[dict]) -> list[str]:
+    """One line per cited law that has something to say (a known gap, a replacement date,
+    expired), in citation order, each law once."""
+    notes: list[str] = []
+    seen: set[str] = set()
+    for h in hits:
+        line = (h.get("validity") or {}).get("line")
+        if line and h["law_id"] not in seen:
+            seen.add(h["law_id"])
+            notes.append(f"{h.get('law_title') or h['law_id']}: {line}")
+    return notes
 
 
 def short_title(hit: dict, limit: int = 60) -> str | None:

@@ -63,7 +63,7 @@ class ActionAnswerQuestion(Action):
         confident = bool(result.get("confident")) and bool(hits)
         queries = [question, result.get("interpreted") or ""]
         cited = answer.cited_hits(hits, confident)
-        refs = [answer.citation_ref(h) for h in cited]
+        refs = [answer.citation_ref(h, related=not confident) for h in cited]
         base = public_url()
         url = {id(h): answer.read_more_url(base, h["law_id"], str(h["article_id"])) for h in cited}
         if confident:
@@ -72,7 +72,7 @@ class ActionAnswerQuestion(Action):
             for hit, quote in answer.quoted(cited):
                 if quote:
                     dispatcher.utter_message(
-                        response="utter_answer_passage", citation=hit["citation"],
+                        response="utter_answer_passage", citation=answer.cited_as(hit),
                         excerpt=answer.excerpt(hit["text"], queries, limit=400), url=url[id(hit)])
                 else:
                     title = answer.short_title(hit)
@@ -84,10 +84,12 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(response="utter_not_confident")
             for hit in cited:
                 dispatcher.utter_message(
-                    response="utter_related_passage", citation=hit["citation"],
+                    response="utter_related_passage", citation=answer.cited_as(hit),
                     excerpt=answer.excerpt(hit["text"], queries, limit=250), url=url[id(hit)])
         else:
             dispatcher.utter_message(response="utter_no_passage")
+        for note in answer.validity_notes(cited):
+            dispatcher.utter_message(response="utter_validity_note", note=note)
         payload = [dict(ref, url=url[id(h)]) for ref, h in zip(refs, cited)]
         dispatcher.utter_message(json_message={"type": "answer", "citations": payload,
                                                "confident": confident})

@@ -38,7 +38,7 @@ PACKAGE = Path(__file__).parent
 REPO = PACKAGE.parent
 DEFAULT_INDEX = REPO / "models" / "index"
 DEFAULT_MODEL = REPO / "models" / "multilingual-e5-small"
-INDEX_VERSION = 3  # 2: article-heading vectors (titles.faiss); 3: sample questions
+INDEX_VERSION = 4  # 2: article-heading vectors (titles.faiss); 3: sample questions; 4: validity
 
 
 @dataclass

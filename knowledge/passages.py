@@ -35,6 +35,12 @@ class Passage:
     department: str | None
     status: str
     source_url: str | None
+    # the document's legal validity (knowledge/validity.py); None in an index built before them
+    number: str | None = None
+    effective: str | None = None
+    expires: str | None = None
+    replaced_by: str | None = None
+    note: str | None = None
 
     @property
     def heading(self) -> str:
@@ -57,7 +63,7 @@ class Passage:
     @classmethod
     def from_dict(cls, row: dict) -> Passage:
         """The passage of a ``to_dict`` row; other keys (an index row's ``key``) are ignored."""
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__ if name in row})
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,11 @@ def article_passages(doc: Document, article: Article, *, budget: int) -> Iterato
             department=doc.department,
             status=doc.status,
             source_url=doc.source_url,
+            number=doc.number,
+            effective=doc.effective,
+            expires=doc.expires,
+            replaced_by=doc.replaced_by,
+            note=doc.note,
         )
 
 

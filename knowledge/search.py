@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge import dense
+from knowledge import dense, validity
 from knowledge.chat import ChatLexicon, default_lexicon, read_plainly
 from knowledge.diacritics import DiacriticRestorer
 from knowledge.e5.encoder import Encoder
@@ -94,9 +94,11 @@ class Hit:
 
     def to_dict(self) -> dict:
         p = self.passage
+        v = validity.of(p)
         return {
             **p.to_dict(),
             "citation": p.citation,
+            "validity": {"status": v.status, "label": v.label, "line": v.line},
             "score": round(self.score, 4),
             "bm25": round(self.bm25, 4),
             "dense": round(self.dense, 4),
@@ -222,7 +224,10 @@ class Searcher:
         hits = self._best_per_article(cand, order, fused, scores, k)
         signals = self._signals(query, cand, order, fused, scores, gate)
         prob = self.calibration.probability(signals)
-        return SearchResult(query, hits, prob >= self.calibration.threshold, prob, signals)
+        # an answer never rests on a text that has expired, is a draft or is not yet in force
+        usable = bool(hits) and validity.of(hits[0].passage).usable
+        return SearchResult(query, hits, prob >= self.calibration.threshold and usable, prob,
+                            signals)
 
     def _best_per_article(self, cand, order, fused, scores, k: int) -> list[Hit]:
         return [

@@ -40,7 +40,11 @@ class ArticlePublic(BaseModel):
     citation: str
     department: str | None
     department_name: str | None
-    status: str
+    status: str  # today: in_force | expired | not_yet | draft
+    status_label: str
+    number: str | None
+    effective: str | None
+    validity_line: str | None  # a known gap or a replacement date, in one sentence
     source_url: str | None
     text: str
     sections: list[ArticleSectionPublic]
@@ -68,7 +72,10 @@ def _public(session: Session, article: Article) -> ArticlePublic:
         article_title=article.article_title, citation=article.citation,
         department=article.department,
         department_name=_department_name(session, article.department),
-        status=article.status, source_url=article.source_url, text=article.text,
+        status=article.validity.status, status_label=article.status_label,
+        number=article.number, effective=article.effective,
+        validity_line=article.validity.line,
+        source_url=article.source_url, text=article.text,
         sections=[ArticleSectionPublic(clauses=s.clauses, text=s.text) for s in article.sections],
     )
 

@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
-STATUS_LABELS = {"in_force": "Còn hiệu lực", "expired": "Hết hiệu lực", "draft": "Dự thảo"}
+from knowledge import validity
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,14 @@ class Article:
     article_id: str
     article_title: str
     department: str | None
-    status: str
+    status: str  # as the document's metadata says; ``validity`` says what it is today
     source_url: str | None
     sections: tuple[ArticleSection, ...]
+    number: str | None = None
+    effective: str | None = None
+    expires: str | None = None
+    replaced_by: str | None = None
+    note: str | None = None
 
     @property
     def citation(self) -> str:
@@ -41,8 +46,17 @@ class Article:
         return "\n".join(s.text for s in self.sections)
 
     @property
+    def validity(self) -> validity.Validity:
+        return validity.of(self)
+
+    @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return self.validity.label
+
+    @property
+    def source(self) -> str | None:
+        """"số 31/2024/QH15, hiệu lực từ 01/08/2024"."""
+        return validity.source_label(self.number, self.effective)
 
 
 def _position(passage_id: str) -> int:
@@ -80,5 +94,7 @@ class ArticleIndex:
                 article_title=first.article_title, department=first.department,
                 status=first.status, source_url=first.source_url,
                 sections=tuple(ArticleSection(p.clauses, p.text) for _, p in members),
+                number=first.number, effective=first.effective, expires=first.expires,
+                replaced_by=first.replaced_by, note=first.note,
             )
         return articles

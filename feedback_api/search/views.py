@@ -10,12 +10,20 @@ from pydantic import BaseModel
 from feedback_api.deps import SearcherDep, SettingsDep
 from feedback_api.http import error_responses
 from feedback_api.ratelimit import SearchLimit
+from knowledge import validity
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
+class ValidityPublic(BaseModel):
+    status: str  # in_force | expired | not_yet | draft, today
+    label: str  # "Còn hiệu lực" …
+    line: str | None  # one short sentence for the citizen (a known gap, a replacement date)
+
+
 class HitPublic(BaseModel):
     law_id: str
+    law_title: str
     article_id: str
     article_title: str
     clauses: str | None
@@ -23,6 +31,10 @@ class HitPublic(BaseModel):
     text: str
     department: str | None
     score: float
+    number: str | None  # the document's number, "31/2024/QH15"
+    effective: str | None  # ISO date
+    source: str | None  # "số 31/2024/QH15, hiệu lực từ 01/08/2024", for a citation
+    validity: ValidityPublic
 
 
 class SearchPublic(BaseModel):
@@ -61,6 +73,7 @@ def search(
         hits=[
             HitPublic(
                 law_id=h.passage.doc_id,
+                law_title=h.passage.doc_title,
                 article_id=h.passage.article_id,
                 article_title=h.passage.article_title,
                 clauses=h.passage.clauses,
@@ -68,7 +81,16 @@ def search(
                 text=h.passage.text,
                 department=h.passage.department,
                 score=round(h.score, 4),
+                number=h.passage.number,
+                effective=h.passage.effective,
+                source=validity.source_label(h.passage.number, h.passage.effective),
+                validity=_validity(h.passage),
             )
             for h in result.hits
         ],
     )
+
+
+def _validity(passage) -> ValidityPublic:
+    v = validity.of(passage)
+    return ValidityPublic(status=v.status, label=v.label, line=v.line)

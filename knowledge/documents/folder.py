@@ -59,6 +59,9 @@ def load_document(path: Path, metadata: Mapping[str, Any] | None = None) -> Docu
         department=meta.get("department"),
         articles=articles,
         content_hash=_content_hash(raw, raw_meta),
+        expires=meta.get("expires"),
+        replaced_by=meta.get("replaced_by"),
+        note=meta.get("note"),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from knowledge.documents.articles import _looks_like_title
 from knowledge.documents.extract import _clean_lines
+from knowledge.documents.metadata import _validate_metadata
 from knowledge.documents.model import (
     Article,
     Document,
@@ -18,18 +19,23 @@ from knowledge.documents.model import (
 )
 from vietnamese import normalize
 
+Lookup = Callable[[str], Any]
+
 
 def load_laws_json(
-    path: Path, *, department_of: Callable[[str], str | None] | None = None
+    path: Path, *, department_of: Lookup | None = None, metadata_of: Lookup | None = None
 ) -> list[Document]:
-    """National laws in the ``[{"id": ..., "articles": [{"id", "text"}]}]`` shape, in force."""
+    """National laws in the ``[{"id": ..., "articles": [{"id", "text"}]}]`` shape. Their
+    number, dates, status and validity note come from ``metadata_of(law id)`` (a dict with the
+    keys of a document's metadata, ``corpus/law_metadata.json``); a law without any is in
+    force, with nothing more known."""
     path = Path(path)
     laws = read_json(path, expect=list, what="", shape="một danh sách luật […]")
-    return [_law_document(law, path, department_of) for law in laws]
+    return [_law_document(law, path, department_of, metadata_of) for law in laws]
 
 
 def _law_document(
-    law: Any, path: Path, department_of: Callable[[str], str | None] | None
+    law: Any, path: Path, department_of: Lookup | None, metadata_of: Lookup | None
 ) -> Document:
     if not (
         isinstance(law, dict)
@@ -42,20 +48,25 @@ def _law_document(
     law_id = normalize(law["id"])
     articles = tuple(_law_article(article, law_id, path) for article in law["articles"])
     department = department_of(law_id) if department_of else None
-    meta = {"status": "in_force", "department": department}
+    given = (metadata_of(law_id) if metadata_of else None) or {}
+    extra = _validate_metadata(given, f"{path.name} ({law_id})") if given else {}
+    meta = {"status": "in_force", **extra, "department": department}
     raw = json.dumps(law, ensure_ascii=False, sort_keys=True).encode("utf-8")
     return Document(
         doc_id=law_id,
         title=law_id,
-        number=None,
-        issuer=None,
-        issued=None,
-        effective=None,
-        status="in_force",
-        source_url=None,
+        number=meta.get("number"),
+        issuer=meta.get("issuer"),
+        issued=meta.get("issued"),
+        effective=meta.get("effective"),
+        status=meta["status"],
+        source_url=meta.get("source_url"),
         department=department,
         articles=articles,
         content_hash=_content_hash(raw, meta),
+        expires=meta.get("expires"),
+        replaced_by=meta.get("replaced_by"),
+        note=meta.get("note"),
     )
 
 

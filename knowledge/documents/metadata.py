@@ -86,7 +86,7 @@ def _validate_metadata(raw: Mapping[str, Any], name: str) -> dict[str, str]:
             raise DocumentError(f"Siêu dữ liệu của tệp {name}: trường “{key}” phải là chuỗi chữ.")
         if normalize(value):
             meta[key] = normalize(value)
-    for key in ("issued", "effective"):
+    for key in ("issued", "effective", "expires"):
         if key in meta:
             meta[key] = _parse_date(meta[key], key, name)
     if "status" in meta:

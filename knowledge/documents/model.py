@@ -20,7 +20,8 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".docx", ".pdf"}
 FOLDER_METADATA = "metadata.json"
 SIDECAR_SUFFIX = ".meta.json"
 META_KEYS = frozenset(
-    {"id", "title", "number", "issuer", "issued", "effective", "status", "source_url", "department"}
+    {"id", "title", "number", "issuer", "issued", "effective", "status", "source_url", "department",
+     "expires", "replaced_by", "note"}
 )
 
 
@@ -48,6 +49,11 @@ class Document:
     department: str | None
     articles: tuple[Article, ...]
     content_hash: str
+    # legal validity (knowledge/validity.py): the day it stops applying, what replaces it, and a
+    # short Vietnamese note on known gaps ("chưa cập nhật sửa đổi năm 2025")
+    expires: str | None = None
+    replaced_by: str | None = None
+    note: str | None = None
 
 
 class DocumentError(Exception):

@@ -43,7 +43,10 @@ def test_an_article_split_into_passages_comes_back_whole_and_in_order(reader_api
     assert (article["article_id"], article["article_title"]) == ("20", title)
     assert article["citation"] == "Điều 20 Luật Cư trú 2020"
     assert (article["department"], article["department_name"]) == ("cong-an", "Công an tỉnh")
-    assert article["status"] == "in_force"
+    assert article["status"] == "in_force" and article["status_label"] == "Còn hiệu lực"
+    # legal validity from knowledge/corpus/law_metadata.json
+    assert (article["number"], article["effective"]) == ("68/2020/QH14", "2021-07-01")
+    assert article["validity_line"] is None  # nothing known to say about this law
     # Seven passages in the index, by clause (clause 2 is long: split in two), back in order.
     assert [s["clauses"] for s in article["sections"]] == ["1", "2", "2-3", "4", "5", "6-7", "8"]
     assert words(article["text"]) == words(body)
@@ -58,6 +61,7 @@ def test_the_page_shows_the_article_with_its_law_and_a_way_back(reader_api):
     assert f'<p class="law" id="law-title">{LAW}</p>' in html
     assert "Trích dẫn: <strong id=\"citation\">Điều 20 Luật Cư trú 2020</strong>" in html
     assert html.count('href="/chat"') >= 2 and "Còn hiệu lực" in html
+    assert '<span id="source">số 68/2020/QH14, hiệu lực từ 01/07/2021</span>' in html
     first, last = body.strip().split("\n")[0], body.strip().split("\n")[-1]
     assert first.strip() in html and last.strip() in html
     assert "src=\"http" not in html and "href=\"http" not in html  # no remote assets
@@ -70,8 +74,10 @@ def test_a_local_draft_shows_as_a_draft(reader_api):
     assert article["law_title"] == "Quyết định hỗ trợ chuồng trại"
     assert article["status"] == "draft" and "5 triệu đồng" in article["text"]
     assert article["department_name"] == "Sở Nông nghiệp và Môi trường"
+    assert article["validity_line"] == "Đây là dự thảo, chưa có hiệu lực."
     status, _, html = get(reader_api.base, "/van-ban/qd-chuong-trai/1")
     assert status == 200 and "Dự thảo" in html
+    assert '<p class="validity" id="validity">Đây là dự thảo, chưa có hiệu lực.</p>' in html
 
 
 @pytest.mark.parametrize(
