@@ -64,7 +64,10 @@ def new_submission_key(kind: str | None) -> str:
 
 
 def citation_refs(citations: list[dict] | None) -> list[dict]:
-    return [{"law_id": c["law_id"], "article_id": str(c["article_id"])}
+    """What the API keeps of the articles a message was about; ``related`` marks those shown
+    only as "có thể liên quan", which the router must not take as the question's topic."""
+    return [{"law_id": c["law_id"], "article_id": str(c["article_id"]),
+             **({"related": True} if c.get("related") else {})}
             for c in citations or [] if c.get("law_id") and c.get("article_id")]
 
 

@@ -85,8 +85,11 @@ def citation_departments_from(searcher) -> dict[str, str]:
 
 
 def cited_departments_fn(searcher) -> Callable[[list[dict]], list[str]]:
-    """A function: citations [{law_id, article_id}] -> owning department codes."""
+    """A function: citations [{law_id, article_id}] -> owning department codes. Citations
+    marked ``related`` (what the assistant found when it could not answer) say nothing about
+    the question's department: the router reads the question alone."""
     owners = citation_departments_from(searcher)
     return lambda citations: sorted(
-        {owners[c["law_id"]] for c in citations if c.get("law_id") in owners}
+        {owners[c["law_id"]] for c in citations
+         if c.get("law_id") in owners and not c.get("related")}
     )

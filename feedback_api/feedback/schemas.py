@@ -72,6 +72,9 @@ class CitationRef(BaseModel):
     model_config = ConfigDict(extra="ignore")
     law_id: trimmed(300)
     article_id: trimmed(50)
+    # shown to the citizen only as "có thể liên quan" (no confident answer): kept for the
+    # official, never a routing hint
+    related: bool = False
 
 
 class FeedbackCreate(BaseModel):

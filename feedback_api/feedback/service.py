@@ -110,7 +110,7 @@ def create_feedback(
         sender_id=data.sender_id,
         location=display,
         location_key=key,
-        citations=[c.model_dump() for c in data.citations],
+        citations=[c.model_dump(exclude_defaults=True) for c in data.citations],
         attachments=list(data.attachments),
         status="new",
         formal_complaint=formal_complaint,

@@ -28,8 +28,9 @@ def cited_passages(table: ArticleTable, citations: list[dict]) -> list[dict]:
     out = []
     for c in citations:
         law, article = c.get("law_id"), str(c.get("article_id"))
-        out.append(table.get((law, article))
-                   or {"citation": f"Điều {article} {law}", "title": None, "text": None})
+        found = (table.get((law, article))
+                 or {"citation": f"Điều {article} {law}", "title": None, "text": None})
+        out.append({**found, "related": bool(c.get("related"))})
     return out
 
 

@@ -84,6 +84,10 @@ def test_confident_answer_quotes_retrieved_text_and_cites_at_most_three(api, act
         for line in passage["excerpt"].split("\n"):
             assert line.removesuffix(" …") in cited_text, line
     assert "5 triệu đồng" in passages[0]["excerpt"]
+    # the local policy is a draft: its citation says so in one line, once
+    assert [r["note"] for r in by_name(responses, "utter_validity_note")] == [
+        "Quyết định hỗ trợ chuồng trại: Đây là dự thảo, chưa có hiệu lực."]
+    assert first["status"] == "draft" and first["validity"] == "Đây là dự thảo, chưa có hiệu lực."
     assert passages[0]["url"] == "https://caunoi.example/van-ban/qd-chuong-trai/1"
     for c in payload["citations"]:
         assert c["url"].startswith("https://caunoi.example/van-ban/")
@@ -116,8 +120,10 @@ def test_not_confident_says_so_shows_related_passages_and_forwards(api, actions,
     stored = item(api, code)
     assert stored["kind"] == "question" and stored["text"] == UNSURE_Q
     assert stored["channel"] == "web" and stored["sender_id"] == talk.sender
-    assert stored["citations"] == [{"law_id": c["law_id"], "article_id": c["article_id"]}
-                                   for c in payload["citations"]]
+    # kept for the official, marked so that the router does not take them as the topic
+    assert stored["citations"] == [{"law_id": c["law_id"], "article_id": c["article_id"],
+                                    "related": True} for c in payload["citations"]]
+    assert all(c["related"] for c in payload["citations"])
     assert talk.slots["tracking_code"] == code
 
 

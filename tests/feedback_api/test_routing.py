@@ -74,6 +74,19 @@ def test_citation_wins_over_vague_text(classifier):
     assert decision.confidence > before
 
 
+def test_articles_shown_only_as_related_are_no_routing_hint():
+    """When the assistant could not answer, what it found "có thể liên quan" is often another
+    department's law (a health-insurance question meets the poor-household barn subsidy): the
+    router must read the question alone."""
+    from feedback_api.departments.classifier import cited_departments_fn
+
+    cited = cited_departments_fn(None)  # the shipped law -> department table
+    assert cited([{"law_id": "Luật Cư trú 2020", "article_id": "20"}]) == ["cong-an"]
+    assert cited([{"law_id": "Luật Cư trú 2020", "article_id": "20", "related": True}]) == []
+    assert cited([{"law_id": "Luật Đất đai 2024", "article_id": "133"}]) == [
+        "nong-nghiep-moi-truong"]
+
+
 def test_strong_text_can_override_a_citation(classifier):
     text = "Bệnh viện đa khoa tỉnh bắt bệnh nhân có thẻ bảo hiểm y tế tự mua thuốc ngoài"
     decision = classifier.route(text, cited_departments=["van-hoa-the-thao-du-lich"])
