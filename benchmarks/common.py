@@ -20,6 +20,8 @@ RESULTS = REPO / "benchmarks" / "results"
 QUESTION_SETS = {
     "alqac-dev": SHARED / "questions-dev.json",
     "colloquial": DATA / "colloquial-dev.json",
+    # everyday questions on the 13 laws of ../shared/data/legal-extra (issue 21)
+    "everyday": DATA / "everyday-dev.json",
 }
 # Written after the search was frozen (2026-12-06), by a writer who saw neither the sample
 # questions nor the sets above: reported, never tuned or calibrated on.

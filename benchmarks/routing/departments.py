@@ -26,11 +26,15 @@ from benchmarks.common import DATA, REPO, fold, publish, save, table
 from feedback_api.departments import routing as R
 from feedback_api.departments.routing_keywords import folded_words
 from knowledge import DiacriticRestorer, Encoder, default_lexicon, laws_file, read_phrases
+from knowledge.sources import extra_laws_file
 from vietnamese import is_unaccented, normalize
 
 SETS = {
     "dev": DATA / "routing-dev.json",
     "test": DATA / "routing-test.json",
+    # questions no article answers, labelled with the department that would answer them: what
+    # the router does with a question the assistant forwards because it could not answer it
+    "out-of-coverage": DATA / "out-of-coverage-dev.json",
 }
 THRESHOLD_PATH = R.DATA / "threshold.json"
 TARGET_PRECISION = 0.95
@@ -174,7 +178,8 @@ def corpus_restore() -> Callable[[str], str]:
     """What the API passes as ``restore`` (Searcher.interpret(text).restored), rebuilt
     without an index: chat spellings expanded, then diacritics restored by a restorer
     fitted on the law corpus and everyday phrases, as the index build does."""
-    laws = json.loads(laws_file().read_text(encoding="utf-8"))
+    laws = [law for path in (laws_file(), extra_laws_file())
+            for law in json.loads(path.read_text(encoding="utf-8"))]
     texts = [article["text"] for law in laws for article in law["articles"]]
     restorer = DiacriticRestorer.fit(texts, extra_texts=read_phrases())
     lexicon = default_lexicon()
@@ -209,6 +214,9 @@ def main() -> None:
         results["test (không dấu)"] = decisions(
             router, [{**d, "text": fold(d["text"])} for d in test]
         )
+    ooc = load_set("out-of-coverage")
+    if ooc:
+        results["out-of-coverage questions"] = decisions(router, ooc)
     router.restore = corpus_restore()
     for name, items in (("dev", dev), ("test", test)):
         if items:
@@ -221,7 +229,8 @@ def main() -> None:
         rows[-1][key] = "–"
     print(f"threshold {router.threshold:.3f}")
     publish("routing", rows)
-    departments = per_department({k: v for k, v in results.items() if "dấu" not in k})
+    departments = per_department({k: v for k, v in results.items()
+                                  if "dấu" not in k and "coverage" not in k})
     print()
     print(table(departments, list(departments[0])))
     save("routing-departments", departments)

@@ -36,9 +36,10 @@ def measure(searcher: Searcher, name: str, questions: list[Question]) -> dict:
 def main() -> None:
     searcher = Searcher()
     sets = question_sets()
-    oos = load_questions(DATA / "out-of-scope.json")
-    sets["out-of-scope"] = oos
-    sets["out-of-scope (không dấu)"] = [Question(q.qid, fold(q.text), q.gold) for q in oos]
+    for name in ("out-of-scope", "out-of-coverage-dev", "out-of-coverage-test"):
+        qs = load_questions(DATA / f"{name}.json")
+        sets[name] = qs
+        sets[f"{name} (không dấu)"] = [Question(q.qid, fold(q.text), q.gold) for q in qs]
     rows = [measure(searcher, name, qs) for name, qs in sets.items()]
     publish("confidence", rows)
     print(f"\nCalibration: {searcher.calibration}")

@@ -113,3 +113,41 @@ def test_colloquial_questions_are_answered_not_taken_for_complaints(stack):
     # 0.82 / 0.79 with the sample questions (2026-12-06): the answer cites at most three
     # articles, and a question the NLU takes for a complaint cites none
     assert cited_rates["accented"] >= 0.75 and cited_rates["unaccented"] >= 0.70, cited_rates
+
+
+EVERYDAY = REPO / "benchmarks" / "data" / "everyday-dev.json"
+
+
+def test_the_laws_citizens_ask_about_are_answered_with_their_validity(stack):
+    """The 13 laws of legal-extra are in the default index: a birth-certificate question cites
+    Luật Hộ tịch 2014 with its number, and says in one line that a new law replaces it."""
+    messages = stack.say("ho-tich-1", "Đăng ký khai sinh cho con cần giấy tờ gì")
+    payload = answer_payload(messages)
+    said = texts(messages)
+    assert payload is not None and payload["citations"], messages
+    assert payload["citations"][0]["law_id"] == "Luật Hộ tịch 2014", payload
+    assert "Luật Hộ tịch 2014 (số 60/2014/QH13, hiệu lực từ 01/01/2016)" in said, said
+    assert ("Lưu ý về hiệu lực — Luật Hộ tịch 2014: Văn bản này áp dụng đến hết 28/02/2027; "
+            "sau đó áp dụng Luật Hộ tịch số 03/2026/QH16.") in said, said
+    # ... and the everyday dev questions get a gold article cited, as the ALQAC ones do
+    questions = json.loads(EVERYDAY.read_text(encoding="utf-8"))
+    cited = sum(gold_cited(stack, f"everyday-{i}", q, q["text"])[0]
+                for i, q in enumerate(questions))
+    print(f"\neveryday questions with a gold article cited (n={len(questions)}): "
+          f"{cited / len(questions):.3f}")
+    assert cited / len(questions) >= 0.80
+
+
+def test_a_question_nothing_covers_is_said_so_and_forwarded_by_its_own_topic(stack):
+    """Health insurance is in no indexed law: the assistant says it has no sure answer, shows
+    what it found only as "có thể liên quan", and the forwarded question goes to Sở Y tế (its
+    text), whatever department owns the articles it was shown."""
+    sender = "ooc-1"
+    messages = stack.say(sender, "làm thẻ bảo hiểm y tế cho hộ nghèo ở đâu ạ")
+    payload = answer_payload(messages)
+    said = texts(messages)
+    assert payload is not None and payload["confident"] is False, messages
+    assert "chưa tìm được quy định trả lời chắc chắn" in said and "Có thể liên quan" in said
+    assert all(c.get("related") for c in payload["citations"]), payload
+    forwarded = texts(stack.say(sender, "có"))
+    assert "Sở Y tế" in forwarded, forwarded
