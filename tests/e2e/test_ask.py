@@ -139,15 +139,15 @@ def test_the_laws_citizens_ask_about_are_answered_with_their_validity(stack):
 
 
 def test_a_question_nothing_covers_is_said_so_and_forwarded_by_its_own_topic(stack):
-    """Health insurance is in no indexed law: the assistant says it has no sure answer, shows
-    what it found only as "có thể liên quan", and the forwarded question goes to Sở Y tế (its
-    text), whatever department owns the articles it was shown."""
+    """Building permits are in no indexed law: the assistant says it has no sure answer, shows
+    what it found (land-law articles, Sở Nông nghiệp và Môi trường's) only as "có thể liên
+    quan", and the forwarded question goes to Sở Xây dựng, from its own text."""
     sender = "ooc-1"
-    messages = stack.say(sender, "làm thẻ bảo hiểm y tế cho hộ nghèo ở đâu ạ")
+    messages = stack.say(sender, "thủ tục xin giấy phép xây nhà ở nông thôn cần những gì")
     payload = answer_payload(messages)
     said = texts(messages)
     assert payload is not None and payload["confident"] is False, messages
     assert "chưa tìm được quy định trả lời chắc chắn" in said and "Có thể liên quan" in said
     assert all(c.get("related") for c in payload["citations"]), payload
     forwarded = texts(stack.say(sender, "có"))
-    assert "Sở Y tế" in forwarded, forwarded
+    assert "Sở Xây dựng" in forwarded, forwarded
