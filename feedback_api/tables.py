@@ -8,5 +8,6 @@ from feedback_api.channels import orm as channels_orm  # noqa: F401
 from feedback_api.departments import orm as departments_orm  # noqa: F401
 from feedback_api.feedback import orm as feedback_orm  # noqa: F401
 from feedback_api.notify import orm as notify_orm  # noqa: F401
+from feedback_api.search import orm as search_orm  # noqa: F401 - law_validity
 
 metadata = db.Base.metadata

@@ -21,6 +21,7 @@ from feedback_api.deps import DbSession, SearcherDep
 from feedback_api.errors import NotFound
 from feedback_api.http import error_responses
 from feedback_api.ratelimit import ArticleLimit
+from feedback_api.search import validity as corrections
 
 router = APIRouter()
 NOT_FOUND = "Không tìm thấy điều luật này. Có thể đường dẫn đã cũ hoặc văn bản đã được thay thế."
@@ -66,6 +67,14 @@ def _department_name(session: Session, code: str | None) -> str | None:
         return None
 
 
+def _corrected(session: Session, article: Article | None) -> Article | None:
+    """The article with the officials' corrections of its law's validity (/inbox/admin/laws)."""
+    if article is None:
+        return None
+    fixed = corrections.overrides(session, [article.law_id])
+    return corrections.corrected(article, fixed.get(article.law_id))
+
+
 def _public(session: Session, article: Article) -> ArticlePublic:
     return ArticlePublic(
         law_id=article.law_id, law_title=article.law_title, article_id=article.article_id,
@@ -88,7 +97,7 @@ def article_json(
 ) -> ArticlePublic:
     if index is None:
         raise HTTPException(503, NO_SEARCH)
-    article = index.get(law_id, article_id)
+    article = _corrected(session, index.get(law_id, article_id))
     if article is None:
         raise HTTPException(404, NOT_FOUND)
     return _public(session, article)
@@ -99,7 +108,7 @@ def article_json(
 def article_page(law_id: str, article_id: str, index: Articles, session: DbSession):
     if index is None:
         return render("error.html", status=503, title="Tạm ngừng tra cứu", message=NO_SEARCH)
-    article = index.get(law_id, article_id)
+    article = _corrected(session, index.get(law_id, article_id))
     if article is None:
         return render("error.html", status=404, title="Không tìm thấy", message=NOT_FOUND)
     return render("article.html", article=article,

@@ -6,6 +6,7 @@ Each admin write is recorded with ``audit``; department edits rebuild the depart
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
@@ -19,13 +20,15 @@ from feedback_api.channels.health import channel_health
 from feedback_api.db import utcnow
 from feedback_api.departments import service as departments
 from feedback_api.departments.views import DepartmentUpdate, new_secret
-from feedback_api.deps import ClassifierDep, DbSession, SettingsDep
+from feedback_api.deps import ClassifierDep, DbSession, SearcherDep, SettingsDep
 from feedback_api.errors import DomainError, Invalid, NotFound
 from feedback_api.feedback import lifecycle
 from feedback_api.inbox import charts, stats
 from feedback_api.inbox.pages import AdminUser, Form, PageError, Viewer, redirect, render
 from feedback_api.inbox.sessions import session_of
 from feedback_api.ratelimit import client_address as client_ip
+from feedback_api.search import validity as corrections
+from feedback_api.search.orm import FIELDS as VALIDITY_FIELDS
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
 LIAISON_FIELDS = ("name", "email", "zalo_user_id", "phone")
@@ -161,6 +164,58 @@ def health_rows(health: dict) -> list[dict]:
 def channel_page(request: Request, me: AdminUser, session: DbSession, settings: SettingsDep):
     return render(request, "channels.html",
                   platforms=health_rows(channel_health(session, settings)))
+
+
+# --- legal validity of the indexed documents --------------------------------------------------
+
+NO_INDEX = "Chỉ mục tìm kiếm chưa được nạp, nên chưa có danh sách văn bản."
+
+
+def _documents(searcher, session) -> list[tuple]:
+    """(as indexed, as citizens are told today, the official's correction or None) per document."""
+    if searcher is None:
+        raise PageError(503, NO_INDEX)
+    docs = corrections.documents(searcher)
+    fixed = corrections.overrides(session, (d.doc_id for d in docs))
+    return [(d, corrections.corrected(d, fixed.get(d.doc_id)), fixed.get(d.doc_id)) for d in docs]
+
+
+@router.get("/admin/laws")
+def law_list(request: Request, me: AdminUser, session: DbSession, searcher: SearcherDep):
+    return render(request, "laws.html", documents=_documents(searcher, session))
+
+
+def _document(searcher, session, doc_id: str) -> tuple:
+    found = [row for row in _documents(searcher, session) if row[0].doc_id == doc_id]
+    if not found:
+        raise PageError(404, "Không có văn bản này trong chỉ mục.")
+    return found[0]
+
+
+@router.get("/admin/laws/{doc_id:path}")
+def law_page(request: Request, doc_id: str, me: AdminUser, session: DbSession,
+             searcher: SearcherDep):
+    indexed, shown, fixed = _document(searcher, session, doc_id)
+    return render(request, "law_edit.html", doc=indexed, shown=shown, fixed=fixed,
+                  fields=VALIDITY_FIELDS)
+
+
+@router.post("/admin/laws/{doc_id:path}")
+def law_save(request: Request, doc_id: str, me: AdminUser, form: Form, session: DbSession,
+             searcher: SearcherDep):
+    _document(searcher, session, doc_id)  # 404 for a document the index does not have
+    try:
+        update = corrections.ValidityUpdate(**{f: form.get(f) or "" for f in VALIDITY_FIELDS})
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        session_of(request).flash(f"Chưa lưu: {problems}.", "error")
+        return redirect(f"/inbox/admin/laws/{quote(doc_id, safe='/')}")
+    corrections.save(session, doc_id, update, actor=me.actor)
+    audit(session, actor=me.actor, action="law.validity", target=doc_id,
+          details=update.model_dump(exclude_none=True))
+    session.commit()
+    session_of(request).flash("Đã lưu hiệu lực văn bản; câu trả lời từ giờ dùng thông tin này.")
+    return redirect("/inbox/admin/laws")
 
 
 # --- accounts ----------------------------------------------------------------------------------

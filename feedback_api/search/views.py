@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from feedback_api.deps import SearcherDep, SettingsDep
+from feedback_api.deps import DbSession, SearcherDep, SettingsDep
 from feedback_api.http import error_responses
 from feedback_api.ratelimit import SearchLimit
+from feedback_api.search import validity as corrections
 from knowledge import validity
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -50,6 +51,7 @@ class SearchPublic(BaseModel):
 def search(
     settings: SettingsDep,
     searcher: SearcherDep,
+    session: DbSession,
     # The schema says what the checks below enforce: some non-space text, at most the default
     # Settings.max_query_chars (a deployment may lower it; the check below still applies).
     q: Annotated[str, Query(description="Câu hỏi của người dân", max_length=1000, pattern=r"\S")],
@@ -65,28 +67,35 @@ def search(
             503, "Chức năng tra cứu chính sách đang tạm ngừng. Vui lòng thử lại sau."
         )
     result = searcher.search(text, k)
+    fixed = corrections.overrides(session, (h.passage.doc_id for h in result.hits))
+    passages = [corrections.corrected(h.passage, fixed.get(h.passage.doc_id))
+                for h in result.hits]
+    # an official may have declared the first hit's law expired (or in force again) since the
+    # index was built: the confident flag follows what the citizen will be told
+    confident = (result.confidence >= searcher.calibration.threshold
+                 and bool(passages) and corrections.usable(passages[0]))
     return SearchPublic(
         query=result.query.original,
         interpreted=result.query.expanded,
-        confident=result.confident,
+        confident=confident,
         confidence=round(result.confidence, 3),
         hits=[
             HitPublic(
-                law_id=h.passage.doc_id,
-                law_title=h.passage.doc_title,
-                article_id=h.passage.article_id,
-                article_title=h.passage.article_title,
-                clauses=h.passage.clauses,
-                citation=h.passage.citation,
-                text=h.passage.text,
-                department=h.passage.department,
+                law_id=p.doc_id,
+                law_title=p.doc_title,
+                article_id=p.article_id,
+                article_title=p.article_title,
+                clauses=p.clauses,
+                citation=p.citation,
+                text=p.text,
+                department=p.department,
                 score=round(h.score, 4),
-                number=h.passage.number,
-                effective=h.passage.effective,
-                source=validity.source_label(h.passage.number, h.passage.effective),
-                validity=_validity(h.passage),
+                number=p.number,
+                effective=p.effective,
+                source=validity.source_label(p.number, p.effective),
+                validity=_validity(p),
             )
-            for h in result.hits
+            for h, p in zip(result.hits, passages, strict=True)
         ],
     )
 
