@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import sys
 import time
 import urllib.error
@@ -109,6 +110,9 @@ def serve(env_file: Path, zalo_port: int, meta_port: int) -> int:
     print("Tin nhắn hệ thống gửi cho người dân sẽ hiện dưới đây. Nhấn Ctrl-C để dừng.",
           flush=True)
     shown = {id(zalo): (0, 0), id(meta): (0, 0)}
+    # Ctrl-C (SIGINT) stops it even when started in the background of a shell without job
+    # control, which starts it with SIGINT ignored (Python then installs no handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         while True:
             for fake in (zalo, meta):

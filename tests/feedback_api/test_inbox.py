@@ -478,7 +478,11 @@ def test_cited_articles_are_looked_up_in_the_index_passages():
         {"law_id": "Luật Đất đai 2024", "article_id": "135"}])
     assert found["citation"] == "Điều 20 Luật Cư trú 2020" and found["title"] == "Nơi thường trú"
     assert found["text"] == "1. Công dân có chỗ ở hợp pháp\n2. Được chủ hộ đồng ý"
-    assert missing == {"citation": "Điều 135 Luật Đất đai 2024", "title": None, "text": None}
+    assert missing == {"citation": "Điều 135 Luật Đất đai 2024", "title": None, "text": None,
+                       "related": False}
+    (shown,) = cited_passages(article_table(searcher), [
+        {"law_id": "Luật Cư trú 2020", "article_id": "20", "related": True}])
+    assert shown["related"] is True  # shown to the citizen only as "có thể liên quan"
 
 
 def test_similar_terms_ignore_diacritics_and_function_words():
