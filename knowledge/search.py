@@ -95,11 +95,10 @@ class Hit:
 
     def to_dict(self) -> dict:
         p = self.passage
-        v = validity.of(p)
         return {
             **p.to_dict(),
             "citation": p.citation,
-            "validity": {"status": v.status, "label": v.label, "line": v.line},
+            "validity": validity.of(p).to_dict(),
             "score": round(self.score, 4),
             "bm25": round(self.bm25, 4),
             "dense": round(self.dense, 4),

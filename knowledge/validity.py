@@ -42,6 +42,10 @@ class Validity:
     def label(self) -> str:
         return LABELS.get(self.status, self.status)
 
+    def to_dict(self) -> dict:
+        """What the search API and a hit's dict say of it."""
+        return {"status": self.status, "label": self.label, "line": self.line}
+
     @property
     def usable(self) -> bool:
         """Whether the text may be the basis of a confident answer: anything but an expired

@@ -93,13 +93,8 @@ def search(
                 number=p.number,
                 effective=p.effective,
                 source=validity.source_label(p.number, p.effective),
-                validity=_validity(p),
+                validity=ValidityPublic(**validity.of(p).to_dict()),
             )
             for h, p in zip(result.hits, passages, strict=True)
         ],
     )
-
-
-def _validity(passage) -> ValidityPublic:
-    v = validity.of(passage)
-    return ValidityPublic(status=v.status, label=v.label, line=v.line)
